@@ -1,0 +1,3 @@
+"""Version of antigan_tf."""
+
+__version__ = '0.1.0'

@@ -1,0 +1,57 @@
+"""antigan_tf: Anti-GAN defenses against GAN-based feature inference in FL.
+
+Supported install (Linux x86-64, Python 3.9-3.11): see README.md, "Install".
+`install_requires` lists only what the plain-TF part of the library needs, so
+`pip install -e .` never triggers a resolve of TensorFlow Federated 0.87.0,
+whose jax/jaxlib 0.4.14 pins can no longer be satisfied from PyPI. TFF itself
+comes from requirements/no-deps.txt (installed with --no-deps).
+"""
+
+import os
+
+import setuptools
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _version():
+  scope = {}
+  with open(os.path.join(_HERE, 'antigan_tf', 'version.py')) as f:
+    exec(f.read(), scope)  # pylint: disable=exec-used
+  return scope['__version__']
+
+
+with open(os.path.join(_HERE, 'README.md'), encoding='utf-8') as f:
+  _LONG_DESCRIPTION = f.read()
+
+setuptools.setup(
+    name='antigan_tf',
+    version=_version(),
+    description=(
+        'Anti-GAN: defenses against GAN-based feature inference attacks in '
+        'federated learning (TensorFlow / TensorFlow Federated).'
+    ),
+    long_description=_LONG_DESCRIPTION,
+    long_description_content_type='text/markdown',
+    license='Apache 2.0',
+    packages=setuptools.find_packages(include=['antigan_tf', 'antigan_tf.*']),
+    scripts=['bin/run_tff'],
+    python_requires='>=3.9,<3.12',
+    install_requires=[
+        'absl-py>=1.0,<2',
+        'numpy>=1.25,<1.26',
+        'tensorflow>=2.14,<2.15',
+        'tqdm>=4.64',
+    ],
+    extras_require={
+        # Optional sources / outputs; pinned versions live in requirements/lock.txt.
+        'tfds': ['tensorflow-datasets==4.9.4'],
+        'plots': ['matplotlib'],
+    },
+    classifiers=[
+        'Programming Language :: Python :: 3.11',
+        'Operating System :: POSIX :: Linux',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+        'Topic :: Security',
+    ],
+)
