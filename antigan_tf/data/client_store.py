@@ -190,7 +190,7 @@ def write_client_store(
         'metadata': dict(metadata or {}),
     }
     with open(os.path.join(staging, _MANIFEST), 'w') as f:
-      json.dump(manifest, f, indent=1, sort_keys=True)
+      json.dump(manifest, f, indent=1)  # Keeps client order.
     if os.path.exists(directory):
       shutil.rmtree(directory)
     os.replace(staging, directory)

@@ -347,6 +347,26 @@ class ManagedRuntime:
     self.close()
 
 
+class _ShutDownContext(tff.framework.SyncContext):
+  """Default context after interpreter exit has begun: refuses to run."""
+
+  def invoke(self, comp, arg):
+    raise RuntimeError('The TFF runtime is shutting down; no computation can run.')
+
+
+def _drop_tff_default_context():
+  # TFF's default context owns a ServiceManager whose __del__ uses the
+  # subprocess module; collected at interpreter teardown (module globals
+  # already None) it prints "Exception ignored ... 'NoneType' object has no
+  # attribute 'Popen'". Dropping it at exit, while modules are alive, avoids
+  # that noise in every run's stderr.
+  with contextlib.suppress(Exception):
+    tff.framework.set_default_context(_ShutDownContext())
+
+
+atexit.register(_drop_tff_default_context)
+
+
 @contextlib.contextmanager
 def managed_runtime(**kwargs):
   """`with managed_runtime(num_workers=1): ...` -- see `ManagedRuntime`."""
