@@ -1,0 +1,6 @@
+"""The Anti-GAN defense: losses, the WGAN-GP / Anti-GAN models, projection,
+mixing and the `Defender` facade. Plain TensorFlow, no TFF."""
+
+from antigan_tf.defense import losses
+from antigan_tf.defense.gan import AntiGAN
+from antigan_tf.defense.gan import WGANGP
