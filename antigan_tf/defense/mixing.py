@@ -1,0 +1,100 @@
+"""Mixing real images into the generated set (Luo & Zhu, sec. 4.2).
+
+The victim may add some of its real images to the projected set X' to
+recover classification accuracy, at the cost of leaking more to the
+attacker. The mix ratio is MR = #real / #generated (eq. 10).
+"""
+
+import math
+
+import numpy as np
+
+
+def _check_pair(x, y, name: str) -> tuple[np.ndarray, np.ndarray]:
+  x = np.asarray(x)
+  y = np.asarray(y)
+  if x.ndim == 0 or y.ndim == 0:
+    raise ValueError(f'`x_{name}` and `y_{name}` must be arrays with a batch axis.')
+  if len(x) != len(y):
+    raise ValueError(
+        f'`x_{name}` has {len(x)} images but `y_{name}` has {len(y)} labels.')
+  return x, y
+
+
+def _check_mix_ratio(mix_ratio) -> float:
+  try:
+    value = float(mix_ratio)
+  except (TypeError, ValueError):
+    raise ValueError(f'`mix_ratio` must be a number, got {mix_ratio!r}.') from None
+  if isinstance(mix_ratio, bool) or not math.isfinite(value) or value < 0:
+    raise ValueError(f'`mix_ratio` must be finite and >= 0, got {mix_ratio!r}.')
+  return value
+
+
+def mix_real(
+    x_generated,
+    y_generated,
+    x_real,
+    y_real,
+    *,
+    mix_ratio: float,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+  """Adds round(MR * |X'|) of the victim's real images to the generated set.
+
+  The real images are drawn without replacement, the union is shuffled, and
+  every image keeps its label. With MR = 0 the output is exactly the
+  generated set, shuffled: no real image is shared. Rounding is half up
+  (MR = 0.5 with 3 generated images adds 2 real ones), not Python's
+  round-half-to-even.
+
+  Args:
+    x_generated: (N, ...) generated images X' (e.g. `project(...).images`).
+    y_generated: (N, ...) their labels.
+    x_real: (M, ...) the victim's real images, same image shape and dtype as
+      `x_generated`.
+    y_real: (M, ...) their labels, same label shape and dtype as `y_generated`.
+    mix_ratio: MR = #real / #generated (eq. 10), finite and >= 0.
+    seed: seed of the draw and of the shuffle (a non-negative integer).
+
+  Returns:
+    (x, y): N + round(MR * N) images and their labels, shuffled, with the
+    dtypes of the inputs.
+
+  Raises:
+    ValueError: negative or non-finite `mix_ratio`, an empty generated set,
+      images and labels of different lengths, generated and real arrays of
+      different shapes or dtypes, or more real images requested than
+      `x_real` holds (the message gives both counts and the largest usable
+      MR).
+  """
+  mix_ratio = _check_mix_ratio(mix_ratio)
+  if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    raise ValueError(f'`seed` must be a non-negative integer, got {seed!r}.')
+  x_generated, y_generated = _check_pair(x_generated, y_generated, 'generated')
+  x_real, y_real = _check_pair(x_real, y_real, 'real')
+  if len(x_generated) == 0:
+    raise ValueError('`x_generated` is empty: there is nothing to mix into.')
+  for kind, generated, real in (('x', x_generated, x_real), ('y', y_generated, y_real)):
+    if generated.shape[1:] != real.shape[1:] or generated.dtype != real.dtype:
+      raise ValueError(
+          f'`{kind}_generated` items have shape {generated.shape[1:]} and dtype '
+          f'{generated.dtype} but `{kind}_real` items have shape '
+          f'{real.shape[1:]} and dtype {real.dtype}; they must match.'
+      )
+
+  num_generated = len(x_generated)
+  # Half up; the small slack absorbs float error such as 0.1 * 25 = 2.5000001.
+  num_real = int(math.floor(mix_ratio * num_generated + 0.5 + 1e-9))
+  if num_real > len(x_real):
+    raise ValueError(
+        f'mix_ratio={mix_ratio} requests {num_real} real images for '
+        f'{num_generated} generated ones, but only {len(x_real)} are available '
+        f'(max mix_ratio = {len(x_real) / num_generated:.6g}).'
+    )
+  rng = np.random.default_rng(seed)
+  chosen = rng.choice(len(x_real), size=num_real, replace=False)
+  x = np.concatenate([x_generated, x_real[chosen]])
+  y = np.concatenate([y_generated, y_real[chosen]])
+  order = rng.permutation(len(x))
+  return x[order], y[order]
