@@ -5,10 +5,9 @@ stopping and checkpoint callbacks work unchanged. `compile()` takes the two
 optimizers; the losses come from `antigan_tf.defense.losses`.
 
 Each `train_step` runs `n_critic` critic updates and one generator update
-inside the one function Keras compiles. The critic scores real, fake and
-interpolated images in a single forward pass over the concatenated batch
-(the interpolates under an inner tape for the gradient penalty), instead of
-three passes. Random numbers come from a seeded `tf.random.Generator` owned by
+inside the one function Keras compiles. The fakes of all critic updates come
+from one batched generator call, and the critic scores real and fake images
+in one forward pass. Random numbers come from a seeded `tf.random.Generator` owned by
 the model, so runs are reproducible and independent of graph layout.
 """
 
@@ -119,17 +118,19 @@ class WGANGP(tf.keras.Model):
       out.append(self.generator(self.sample_latent(n), training=False).numpy())
     return np.concatenate(out) if out else np.zeros((0, *self.image_shape), np.float32)
 
-  def _critic_step(self, real: tf.Tensor, batch_size: tf.Tensor):
-    z = self.sample_latent(batch_size)
+  def _critic_step(self, real: tf.Tensor, fake: tf.Tensor, batch_size: tf.Tensor):
     alpha = self.rng.uniform([batch_size], 0.0, 1.0)  # U[0, 1], per sample.
+    mixed = losses.interpolate(real, fake, alpha)
     with tf.GradientTape() as tape:
-      fake = self.generator(z, training=True)
-      mixed = losses.interpolate(real, fake, alpha)
+      # Real and fake in one forward pass (first-order terms only).
+      scores = self.critic(tf.concat([real, fake], axis=0), training=True)
+      real_scores, fake_scores = tf.split(scores, 2, axis=0)
+      # The interpolates get their own pass: only they need second-order
+      # gradients, and folding them into the batch above would double-
+      # backpropagate through real and fake too.
       with tf.GradientTape() as gp_tape:
         gp_tape.watch(mixed)
-        # One forward pass over real, fake and interpolated images.
-        scores = self.critic(tf.concat([real, fake, mixed], axis=0), training=True)
-        real_scores, fake_scores, mixed_scores = tf.split(scores, 3, axis=0)
+        mixed_scores = self.critic(mixed, training=True)
       grads = gp_tape.gradient(mixed_scores, mixed)
       norms = tf.sqrt(
           tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank)))
@@ -165,8 +166,13 @@ class WGANGP(tf.keras.Model):
     real = data[0] if isinstance(data, (tuple, list)) else data
     real = tf.cast(real, self.compute_dtype)
     batch_size = tf.shape(real)[0]  # Dynamic: the last batch may be smaller.
-    for _ in range(self.n_critic):  # Unrolled: all in one compiled step.
-      c_loss, penalty, w_estimate = self._critic_step(real, batch_size)
+    # The generator is frozen during the critic updates, so the fakes of all
+    # n_critic updates come from one batched generator call (the costliest
+    # network here); only BatchNorm's batch statistics span n_critic batches.
+    fakes = self.generator(self.sample_latent(batch_size * self.n_critic), training=True)
+    fakes = tf.reshape(fakes, [self.n_critic, batch_size, *self.image_shape])
+    for i in range(self.n_critic):  # Unrolled: all in one compiled step.
+      c_loss, penalty, w_estimate = self._critic_step(real, fakes[i], batch_size)
     g_total, extra_metrics = self._generator_step(real, batch_size)
     self.critic_loss_tracker.update_state(c_loss)
     self.gradient_penalty_tracker.update_state(penalty)
