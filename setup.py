@@ -35,11 +35,12 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     license='Apache 2.0',
     packages=setuptools.find_packages(include=['antigan_tf', 'antigan_tf.*']),
-    scripts=['bin/run_tff'],
+    scripts=['bin/run_tff', 'bin/train_defender'],
     python_requires='>=3.9,<3.12',
     install_requires=[
         'absl-py>=1.0,<2',
         'numpy>=1.25,<1.26',
+        'Pillow',
         'tensorflow>=2.14,<2.15',
         'tqdm>=4.64',
     ],

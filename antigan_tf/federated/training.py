@@ -16,7 +16,6 @@ Outputs under `output_dir`:
 
 import asyncio
 import collections
-import csv
 import os
 import time
 from collections.abc import Mapping
@@ -33,6 +32,7 @@ from antigan_tf.data import partition as partition_lib
 from antigan_tf.data import sources
 from antigan_tf.federated import client_data as client_data_lib
 from antigan_tf.federated import runtime as runtime_lib
+from antigan_tf.utils.io import write_hparams_csv
 
 ROUND_KEY = 'round'
 
@@ -51,17 +51,6 @@ class FedAvgResult(NamedTuple):
   history: list[Mapping[str, Any]]
   model_weights: Any
   output_dir: str
-
-
-def write_hparams_csv(path: str, hparams: Mapping[str, Any]) -> None:
-  """Writes hyperparameters as a two-column CSV (name,value), atomically."""
-  tmp = path + '.tmp'
-  with open(tmp, 'w', newline='') as f:
-    writer = csv.writer(f)
-    writer.writerow(['name', 'value'])
-    for name in sorted(hparams):
-      writer.writerow([name, hparams[name]])
-  os.replace(tmp, path)
 
 
 def _run_sync(coroutine):

@@ -52,12 +52,18 @@ def test_last_smaller_batch_is_handled():
   assert int(model.generator_optimizer.iterations) == 2
 
 
-def test_anti_gan_with_zero_lambdas_is_exactly_wgan_gp():
-  x = _images()
+def _twin_nets():
+  """Two (generator, critic) pairs with identical initial weights."""
   g1, c1 = _nets(seed=3)
   g2, c2 = _nets(seed=4)
   g2.set_weights(g1.get_weights())
   c2.set_weights(c1.get_weights())
+  return (g1, c1), (g2, c2)
+
+
+def test_anti_gan_with_zero_lambdas_is_exactly_wgan_gp():
+  x = _images()
+  (g1, c1), (g2, c2) = _twin_nets()
   plain = _compile(WGANGP(g1, c1, n_critic=2, seed=7))
   anti = _compile(AntiGAN(g2, c2, lambda1=0.0, lambda2=0.0, target_mode='per_sample', n_critic=2, seed=7))
   h1 = _fit(plain, x, epochs=2)
@@ -70,10 +76,7 @@ def test_anti_gan_with_zero_lambdas_is_exactly_wgan_gp():
 
 def test_anti_gan_lambdas_change_training_and_are_tracked():
   x = _images()
-  g1, c1 = _nets(seed=3)
-  g2, c2 = _nets(seed=4)
-  g2.set_weights(g1.get_weights())
-  c2.set_weights(c1.get_weights())
+  (g1, c1), (g2, c2) = _twin_nets()
   plain = _compile(AntiGAN(g1, c1, lambda1=0.0, lambda2=0.0, target_images=x, seed=7))
   anti = _compile(AntiGAN(g2, c2, lambda1=0.1, lambda2=5.0, target_images=x, seed=7))
   _fit(plain, x)

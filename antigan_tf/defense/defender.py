@@ -1,0 +1,826 @@
+"""The `Defender` facade: train Anti-GAN on private images, share X' instead.
+
+The victim of a GAN-based feature-inference attack (Luo & Zhu, sec. 3.2)
+trains a WGAN-GP with the Anti-GAN generator loss on its private images X,
+projects each x onto the generator's range (R restarts of z, L Adam steps)
+and feeds the obfuscated X' (optionally mixed with some real images) to the
+federation instead of X. In a TF pipeline:
+
+```python
+defender = Defender((28, 28, 1), epochs=20)
+defender.fit(x_private, output_dir='runs/defender')   # resumable
+x_shared, y_shared = defender.obfuscate(x_private, y_private)
+dataset = defender.as_dataset_transform()(private_dataset)
+defender.save('runs/defender/model'); Defender.load('runs/defender/model')
+```
+
+Training runs Keras's `fit` on `antigan_tf.defense.gan.AntiGAN` (with
+lambda1 = lambda2 = 0 it is plain WGAN-GP). With an `output_dir`, `fit`
+writes TensorBoard scalars, PNG grids of G(z) for a fixed z, a per-step loss
+CSV and a checkpoint per epoch, and continues from the latest checkpoint when
+called again with the same directory.
+"""
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Optional
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from antigan_tf.defense import losses
+from antigan_tf.defense import mixing
+from antigan_tf.defense import monitoring
+from antigan_tf.defense import projection
+from antigan_tf.defense.gan import AntiGAN
+from antigan_tf.models import builders
+
+SAVE_FORMAT_VERSION = 1
+# Files written by `Defender.save`.
+GENERATOR_FILE = 'generator.keras'
+CRITIC_FILE = 'critic.keras'
+SIM_TARGET_FILE = 'sim_target.npy'
+METADATA_FILE = 'defender.json'
+# Sub-directories / files of a `fit` output directory.
+CHECKPOINT_DIR = 'checkpoints'
+CHECKPOINT_CONFIG_FILE = 'defender_config.json'
+TENSORBOARD_DIR = 'tensorboard'
+IMAGES_DIR = 'images'
+LOSSES_CSV = 'losses.csv'
+CHECKPOINTS_TO_KEEP = 3
+
+_POSITIVE_INTS = (
+    'pool_size', 'latent_dim', 'generator_width', 'critic_width', 'n_critic',
+    'batch_size', 'epochs', 'restarts', 'projection_batch_size',
+    'image_grid_every_n_steps', 'image_grid_num_images',
+)
+_NON_NEGATIVE_INTS = ('projection_steps', 'seed')
+_NON_NEGATIVE_FLOATS = ('lambda1', 'lambda2', 'gp_weight', 'mix_ratio')
+_POSITIVE_FLOATS = (
+    'generator_learning_rate', 'critic_learning_rate', 'projection_learning_rate')
+_UNIT_INTERVAL_FLOATS = ('adam_beta_1', 'adam_beta_2')  # [0, 1).
+# Fields that define the trained model: a run directory's checkpoints can only
+# be resumed with the same values (the others may change between fit calls).
+TRAINING_FIELDS = (
+    'lambda1', 'lambda2', 'variance_mode', 'target_mode', 'pool_size', 'latent_dim',
+    'generator_width', 'critic_width', 'n_critic', 'gp_weight', 'batch_size',
+    'generator_learning_rate', 'critic_learning_rate', 'adam_beta_1', 'adam_beta_2',
+    'seed',
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DefenderConfig:
+  """Hyperparameters of a `Defender`; defaults follow the paper.
+
+  Attributes:
+    lambda1: weight of L_sim (eq. 6); 0.005 in the paper's Fig. 6.
+    lambda2: weight of L_obf (eq. 7/8); 48 in the paper's Fig. 6.
+    variance_mode: 'max' (eq. 7, sharper images) or 'min' (eq. 8, greyish).
+    target_mode: L_sim target: 'mean' (pixel-wise mean of the victim's images,
+      the paper's experiments), 'per_sample' or 'mean_maxpool'.
+    pool_size: max-pool window for target_mode='mean_maxpool'.
+    latent_dim: size of z.
+    generator_width: base filters of the DCGAN generator.
+    critic_width: base filters of the critic.
+    n_critic: critic updates per generator update (Gulrajani et al.: 5).
+    gp_weight: gradient-penalty weight (Gulrajani et al.: 10).
+    batch_size: training batch size.
+    epochs: default number of epochs for `Defender.fit`.
+    generator_learning_rate: Adam learning rate of the generator.
+    critic_learning_rate: Adam learning rate of the critic.
+    adam_beta_1: Adam beta_1 of both optimizers (Gulrajani et al.: 0.0).
+    adam_beta_2: Adam beta_2 of both optimizers (Gulrajani et al.: 0.9).
+    restarts: R, random z initialisations per image when projecting.
+    projection_steps: L, Adam steps per restart when projecting.
+    projection_learning_rate: Adam step size of the projection.
+    projection_batch_size: images projected at once (times `restarts` latents).
+    mix_ratio: MR = #real / #generated images in the shared set (eq. 10).
+    seed: seed of weight initialisation, training randomness, projection and
+      mixing.
+    image_grid_every_n_steps: PNG grid of G(z) every N generator steps.
+    image_grid_num_images: images per PNG grid.
+  """
+
+  lambda1: float = 0.005
+  lambda2: float = 48.0
+  variance_mode: str = 'max'
+  target_mode: str = 'mean'
+  pool_size: int = 2
+  latent_dim: int = 100
+  generator_width: int = 64
+  critic_width: int = 64
+  n_critic: int = 5
+  gp_weight: float = 10.0
+  batch_size: int = 64
+  epochs: int = 50
+  generator_learning_rate: float = 1e-4
+  critic_learning_rate: float = 1e-4
+  adam_beta_1: float = 0.0
+  adam_beta_2: float = 0.9
+  restarts: int = 10
+  projection_steps: int = 200
+  projection_learning_rate: float = 0.05
+  projection_batch_size: int = 128
+  mix_ratio: float = 0.0
+  seed: int = 0
+  image_grid_every_n_steps: int = 500
+  image_grid_num_images: int = 64
+
+  def __post_init__(self):
+    """Validates and normalises every field.
+
+    Raises:
+      ValueError: a field has a bad type or value; the message names it.
+    """
+    for name in _POSITIVE_INTS + _NON_NEGATIVE_INTS:
+      value = getattr(self, name)
+      minimum = 1 if name in _POSITIVE_INTS else 0
+      if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(
+            f'DefenderConfig.{name} must be an integer >= {minimum}, got {value!r}.')
+      object.__setattr__(self, name, int(value))
+    for name in _NON_NEGATIVE_FLOATS + _POSITIVE_FLOATS + _UNIT_INTERVAL_FLOATS:
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f'DefenderConfig.{name} must be a number, got {value!r}.')
+      number = float(value)
+      if name in _POSITIVE_FLOATS:
+        ok, bound = number > 0, '> 0'
+      elif name in _UNIT_INTERVAL_FLOATS:
+        ok, bound = 0 <= number < 1, 'in [0, 1)'
+      else:
+        ok, bound = number >= 0, '>= 0'
+      if not (math.isfinite(number) and ok):
+        raise ValueError(f'DefenderConfig.{name} must be finite and {bound}, got {value!r}.')
+      object.__setattr__(self, name, number)
+    if self.variance_mode not in losses.VARIANCE_MODES:
+      raise ValueError(
+          f'DefenderConfig.variance_mode must be one of {losses.VARIANCE_MODES}, '
+          f'got {self.variance_mode!r}.')
+    if self.target_mode not in losses.TARGET_MODES:
+      raise ValueError(
+          f'DefenderConfig.target_mode must be one of {losses.TARGET_MODES}, '
+          f'got {self.target_mode!r}.')
+
+  def to_dict(self) -> dict[str, Any]:
+    """The fields as a JSON-serialisable dict."""
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, values: Mapping[str, Any]) -> 'DefenderConfig':
+    """Inverse of `to_dict`.
+
+    Raises:
+      ValueError: unknown field names or bad values.
+    """
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+      raise ValueError(f'Unknown DefenderConfig field(s): {", ".join(unknown)}.')
+    return cls(**values)
+
+
+def config_field_names() -> tuple[str, ...]:
+  """The names of `DefenderConfig`'s fields, in declaration order."""
+  return tuple(f.name for f in dataclasses.fields(DefenderConfig))
+
+
+def _check_images(x, image_shape: tuple[int, ...], name: str = 'x') -> np.ndarray:
+  """Validates images for the defender and returns them as float32."""
+  if isinstance(x, (tf.Tensor, tf.Variable)):
+    x = x.numpy()
+  try:
+    array = np.asarray(x)
+  except (TypeError, ValueError) as e:
+    raise ValueError(f'`{name}` must be an array of images: {e}') from None
+  if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+    raise ValueError(f'`{name}` must hold numbers, got dtype {array.dtype}.')
+  expected = f'(N, {", ".join(map(str, image_shape))})'
+  if array.ndim != 1 + len(image_shape) or array.shape[1:] != tuple(image_shape):
+    hint = ''
+    if array.ndim == len(image_shape) and array.shape[1:] == tuple(image_shape[:-1]):
+      hint = f' Add the channel axis: {name}[..., None].'
+    raise ValueError(
+        f'`{name}` must have shape {expected} to match the defender\'s image_shape '
+        f'{tuple(image_shape)}, got {array.shape}.{hint}')
+  if array.shape[0] == 0:
+    raise ValueError(f'`{name}` is empty (shape {array.shape}): there are no images.')
+  array = np.asarray(array, np.float32)
+  bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+  if bad:
+    raise ValueError(f'`{name}` has {bad} NaN/inf pixel values.')
+  low, high = float(array.min()), float(array.max())
+  if low < -1.0 or high > 1.0:
+    raise ValueError(
+        f'`{name}` pixel values must lie in [-1, 1], got min {low} and max {high} '
+        '(scale uint8 images with x / 127.5 - 1).')
+  return array
+
+
+def _check_labels(y, num_images: int, name: str = 'y') -> np.ndarray:
+  if isinstance(y, (tf.Tensor, tf.Variable)):
+    y = y.numpy()
+  array = np.asarray(y)
+  if array.ndim == 2 and array.shape[1] == 1:
+    array = array[:, 0]
+  if array.ndim != 1 or len(array) != num_images:
+    raise ValueError(
+        f'`{name}` must have shape ({num_images},) (one label per image), got {array.shape}.')
+  if not np.issubdtype(array.dtype, np.integer):
+    raise ValueError(f'`{name}` must hold integer labels, got dtype {array.dtype}.')
+  return array
+
+
+def _check_epochs(epochs) -> int:
+  if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+    raise ValueError(f'`epochs` must be an integer >= 1, got {epochs!r}.')
+  return int(epochs)
+
+
+def _write_json_atomic(path: str, payload: Mapping[str, Any]) -> None:
+  tmp = f'{path}.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(payload, f, indent=2, sort_keys=True)
+    f.write('\n')
+  os.replace(tmp, path)
+
+
+def _non_finite_keys(logs: Optional[Mapping[str, Any]]) -> list[str]:
+  bad = []
+  for key, value in (logs or {}).items():
+    try:
+      if not np.all(np.isfinite(np.asarray(value, np.float64))):
+        bad.append(key)
+    except (TypeError, ValueError):
+      continue
+  return bad
+
+
+class _EpochEnd(tf.keras.callbacks.Callback):
+  """Counts completed epochs and saves a checkpoint after each (if managed)."""
+
+  def __init__(self, epoch_variable: tf.Variable, manager, model_step):
+    super().__init__()
+    self._epoch = epoch_variable
+    self._manager = manager
+    self._model_step = model_step
+    self.saved: list[str] = []
+
+  def on_epoch_end(self, epoch, logs=None):
+    bad = _non_finite_keys(logs)
+    if bad:  # NonFiniteLossGuard normally stops training before this.
+      values = {k: float(np.asarray(v)) for k, v in logs.items()}
+      raise monitoring.NonFiniteLossError(self._model_step(), values, bad, {}, None)
+    self._epoch.assign(epoch + 1)
+    if self._manager is not None:
+      self.saved.append(self._manager.save(checkpoint_number=epoch + 1))
+
+
+class Defender:
+  """Trains Anti-GAN on the victim's images and produces the shared set X'.
+
+  Attributes:
+    config: the `DefenderConfig`.
+    image_shape: (H, W, C) of the images.
+    gan: the `AntiGAN` Keras model (with `generator`, `critic`, `rng`).
+    generator: the functional generator, z -> image in [-1, 1].
+    critic: the functional critic, image -> score.
+  """
+
+  def __init__(
+      self,
+      image_shape: Sequence[int],
+      config: Optional[DefenderConfig] = None,
+      **overrides,
+  ):
+    """Builds the generator, the critic and the `AntiGAN` model.
+
+    Calls `tf.keras.utils.set_random_seed(config.seed)` first (Python, NumPy
+    and TF global seeds) so the initial weights are reproducible.
+
+    Args:
+      image_shape: (H, W, C); H and W multiples of 4 and >= 8, C in {1, 3}.
+      config: hyperparameters; default `DefenderConfig()`.
+      **overrides: fields to replace in `config`, e.g. `epochs=5`.
+
+    Raises:
+      TypeError: an override that is not a `DefenderConfig` field, or a
+        `config` that is not a `DefenderConfig`.
+      ValueError: a bad `image_shape` or field value.
+    """
+    if config is None:
+      config = DefenderConfig()
+    if not isinstance(config, DefenderConfig):
+      raise TypeError(f'`config` must be a DefenderConfig, got {type(config).__name__}.')
+    unknown = sorted(set(overrides) - set(config_field_names()))
+    if unknown:
+      raise TypeError(
+          f'Unknown DefenderConfig field(s): {", ".join(unknown)}; valid fields: '
+          f'{", ".join(config_field_names())}.')
+    self.config = dataclasses.replace(config, **overrides) if overrides else config
+    try:
+      image_shape = tuple(int(d) for d in image_shape)
+    except (TypeError, ValueError):
+      raise ValueError(
+          f'`image_shape` must be (height, width, channels), got {image_shape!r}.') from None
+    c = self.config
+    tf.keras.utils.set_random_seed(c.seed)
+    generator = builders.build_generator(image_shape, c.latent_dim, width=c.generator_width)
+    critic = builders.build_critic(image_shape, width=c.critic_width)
+    self.image_shape = tuple(int(d) for d in generator.output_shape[1:])
+    self.gan = AntiGAN(
+        generator,
+        critic,
+        lambda1=c.lambda1,
+        lambda2=c.lambda2,
+        variance_mode=c.variance_mode,
+        target_mode=c.target_mode,
+        pool_size=c.pool_size,
+        n_critic=c.n_critic,
+        gp_weight=c.gp_weight,
+        seed=c.seed,
+        name='anti_gan',
+    )
+    generator_optimizer = tf.keras.optimizers.Adam(
+        c.generator_learning_rate, beta_1=c.adam_beta_1, beta_2=c.adam_beta_2)
+    critic_optimizer = tf.keras.optimizers.Adam(
+        c.critic_learning_rate, beta_1=c.adam_beta_1, beta_2=c.adam_beta_2)
+    self.gan.compile(generator_optimizer=generator_optimizer, critic_optimizer=critic_optimizer)
+    # Built now, so a checkpoint restores the slots at once (no deferral).
+    generator_optimizer.build(generator.trainable_variables)
+    critic_optimizer.build(critic.trainable_variables)
+    self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name='epoch')
+    self._has_sim_target = False
+    self.checkpoint = tf.train.Checkpoint(
+        generator=generator,
+        critic=critic,
+        generator_optimizer=generator_optimizer,
+        critic_optimizer=critic_optimizer,
+        rng=self.gan.rng,
+        sim_target=self.gan.target,
+        epoch=self._epoch,
+    )
+
+  @property
+  def generator(self) -> tf.keras.Model:
+    return self.gan.generator
+
+  @property
+  def critic(self) -> tf.keras.Model:
+    return self.gan.critic
+
+  @property
+  def epoch(self) -> int:
+    """Completed training epochs (restored from checkpoints and `load`)."""
+    return int(self._epoch.numpy())
+
+  @property
+  def step(self) -> int:
+    """Generator updates so far."""
+    return int(self.gan.generator_optimizer.iterations.numpy())
+
+  @property
+  def sim_target(self) -> Optional[np.ndarray]:
+    """The L_sim target (None before `fit`/`load` for the mean modes)."""
+    if self.config.target_mode == 'per_sample' or not self._has_sim_target:
+      return None
+    return self.gan.target.numpy()
+
+  # ---------------------------------------------------------------- training
+
+  def _training_dataset(self, x: np.ndarray, first_epoch: int, last_epoch: int):
+    """Batches for epochs [first_epoch, last_epoch), one shuffle per epoch.
+
+    Each epoch's order is a stateless function of (seed, epoch), so a run
+    resumed at epoch k sees the same batches as an uninterrupted one.
+    """
+    images = tf.constant(x)
+    num_images = x.shape[0]
+    seed = tf.constant(self.config.seed, tf.int64)
+
+    def epoch_batches(epoch):
+      keys = tf.random.stateless_uniform([num_images], seed=tf.stack([seed, epoch]))
+      return tf.data.Dataset.from_tensor_slices(tf.argsort(keys)).batch(self.config.batch_size)
+
+    dataset = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(epoch_batches)
+    return dataset.map(lambda idx: tf.gather(images, idx)).prefetch(1)
+
+  def _check_run_config(self, checkpoint_dir: str) -> None:
+    path = os.path.join(checkpoint_dir, CHECKPOINT_CONFIG_FILE)
+    current = {'image_shape': list(self.image_shape), **self.config.to_dict()}
+    if not os.path.exists(path):
+      _write_json_atomic(path, current)
+      return
+    try:
+      with open(path) as f:
+        saved = json.load(f)
+    except (OSError, ValueError) as e:
+      raise ValueError(f'Cannot read {path}: {e}') from None
+    differing = [
+        name for name in ('image_shape',) + TRAINING_FIELDS
+        if saved.get(name) != current[name]
+    ]
+    if differing:
+      details = ', '.join(f'{n}: {saved.get(n)!r} -> {current[n]!r}' for n in differing)
+      raise ValueError(
+          f'{os.path.dirname(checkpoint_dir)} holds a run with different settings '
+          f'({details}); use a new output_dir or the same settings to resume.')
+
+  def restore_checkpoint(self, output_dir: str) -> int:
+    """Restores the latest checkpoint of a `fit` output directory.
+
+    Args:
+      output_dir: a directory previously passed to `fit`.
+
+    Returns:
+      The restored epoch count, or 0 (and no change) if there is no
+      checkpoint.
+
+    Raises:
+      ValueError: the checkpoint does not match this defender or is corrupt.
+    """
+    checkpoint_dir = os.path.join(os.fspath(output_dir), CHECKPOINT_DIR)
+    latest = tf.train.latest_checkpoint(checkpoint_dir) if os.path.isdir(checkpoint_dir) else None
+    if latest is None:
+      return 0
+    try:
+      self.checkpoint.restore(latest).assert_existing_objects_matched()
+    except (tf.errors.OpError, ValueError, AssertionError) as e:
+      raise ValueError(f'Cannot restore checkpoint {latest}: {e}') from None
+    self._has_sim_target = True
+    logging.info('Restored %s (epoch %d, step %d).', latest, self.epoch, self.step)
+    return self.epoch
+
+  def fit(
+      self,
+      x,
+      *,
+      output_dir: Optional[str] = None,
+      epochs: Optional[int] = None,
+      callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+      verbose: int = 1,
+  ) -> tf.keras.callbacks.History:
+    """Trains the Anti-GAN on the victim's images `x`.
+
+    `epochs` is the total the defender should reach, as Keras's `epochs`
+    with `initial_epoch`: training runs from the current epoch count (after
+    restoring the latest checkpoint in `output_dir`, if any) up to `epochs`;
+    nothing is trained if it is already there. Each epoch's batch order is a
+    function of (seed, epoch) and the checkpoint holds every other piece of
+    state, so with the same `x` a resumed run is identical to an
+    uninterrupted one. The L_sim target is set from `x`. A `NonFiniteLossGuard` always runs: a NaN/inf metric raises
+    `NonFiniteLossError` before the epoch's checkpoint is written, so the
+    last good checkpoint is kept.
+
+    With `output_dir`, writes:
+      tensorboard/           Keras TensorBoard scalars (per epoch);
+      images/                grid_step_XXXXXX.png every
+                             `config.image_grid_every_n_steps` steps and
+                             grid_final.png (fixed z);
+      losses.csv             one row per generator step (`StepCSVLogger`);
+      checkpoints/           a `tf.train.Checkpoint` per epoch (generator,
+                             critic, both optimizers, the model's rng, the
+                             L_sim target, the epoch count) and
+                             defender_config.json.
+
+    Args:
+      x: (N, H, W, C) images in [-1, 1], (H, W, C) = `image_shape`.
+      output_dir: run directory for logs and checkpoints (None: none).
+      epochs: total epochs to reach (default `config.epochs`).
+      callbacks: extra Keras callbacks (run after the built-in ones).
+      verbose: Keras verbosity (1 = progress bar, 2 = one line per epoch).
+
+    Returns:
+      Keras's `History` of the epochs trained by this call.
+
+    Raises:
+      ValueError: bad `x` (shape, empty, non-finite, outside [-1, 1]), bad
+        `epochs`, or an `output_dir` holding a run with other settings.
+      NonFiniteLossError: a metric became NaN or infinite.
+    """
+    x = _check_images(x, self.image_shape)
+    epochs = self.config.epochs if epochs is None else _check_epochs(epochs)
+    manager = None
+    own_callbacks = []
+    csv_logger = tensorboard = None
+    if output_dir is not None:
+      output_dir = os.fspath(output_dir)
+      checkpoint_dir = os.path.join(output_dir, CHECKPOINT_DIR)
+      os.makedirs(checkpoint_dir, exist_ok=True)
+      self._check_run_config(checkpoint_dir)
+      self.restore_checkpoint(output_dir)
+      manager = tf.train.CheckpointManager(
+          self.checkpoint, checkpoint_dir, max_to_keep=CHECKPOINTS_TO_KEEP)
+      csv_logger = monitoring.StepCSVLogger(os.path.join(output_dir, LOSSES_CSV))
+      own_callbacks.append(csv_logger)
+    self.gan.set_target_images(x)
+    self._has_sim_target = True
+    own_callbacks.append(monitoring.NonFiniteLossGuard())
+    if output_dir is not None:
+      own_callbacks.append(monitoring.ImageGridCallback(
+          os.path.join(output_dir, IMAGES_DIR),
+          every_n_steps=self.config.image_grid_every_n_steps,
+          num_images=self.config.image_grid_num_images,
+          seed=self.config.seed,
+      ))
+      tensorboard = tf.keras.callbacks.TensorBoard(
+          os.path.join(output_dir, TENSORBOARD_DIR),
+          update_freq='epoch', write_graph=False, profile_batch=0)
+      own_callbacks.append(tensorboard)
+    own_callbacks.append(_EpochEnd(self._epoch, manager, lambda: self.step))
+
+    initial_epoch = self.epoch
+    if epochs <= initial_epoch:
+      logging.info('Already trained for %d epochs (asked for %d): nothing to do.',
+                   initial_epoch, epochs)
+      history = tf.keras.callbacks.History()
+      history.set_model(self.gan)
+      history.on_train_begin()
+      return history
+    steps_per_epoch = math.ceil(x.shape[0] / self.config.batch_size)
+    dataset = self._training_dataset(x, initial_epoch, epochs)
+    try:
+      return self.gan.fit(
+          dataset,
+          epochs=epochs,
+          initial_epoch=initial_epoch,
+          steps_per_epoch=steps_per_epoch,
+          callbacks=own_callbacks + list(callbacks),
+          verbose=verbose,
+      )
+    except BaseException:
+      # Keras skips on_train_end on an exception: close our files here.
+      if tensorboard is not None:
+        tensorboard._close_writers()  # pylint: disable=protected-access
+      raise
+    finally:
+      if csv_logger is not None:
+        csv_logger.close()
+
+  # ------------------------------------------------------------- obfuscation
+
+  def obfuscate(
+      self,
+      x,
+      y,
+      *,
+      mix_ratio: Optional[float] = None,
+      progress: bool = True,
+  ) -> tuple[np.ndarray, np.ndarray]:
+    """Projects `x` onto the generator's range and optionally mixes in reals.
+
+    Runs `projection.project` with the config's lambdas, modes, restarts,
+    steps and seed (the L_sim target learned in `fit`/`load` for the mean
+    modes), so x'_i = G(z_i*) keeps x_i's label. With a mix ratio > 0,
+    `mixing.mix_real` then adds round(MR * N) of the real images and
+    shuffles; with MR = 0 the order of `x` is kept.
+
+    Args:
+      x: (N, H, W, C) images in [-1, 1].
+      y: (N,) integer labels.
+      mix_ratio: MR = #real / #generated; default `config.mix_ratio`.
+      progress: show a progress bar over the projection chunks.
+
+    Returns:
+      (x_prime float32 (M, H, W, C), y_prime (M,) with `y`'s dtype), M = N
+      without mixing.
+
+    Raises:
+      ValueError: bad `x`, `y` or `mix_ratio`.
+    """
+    return self._obfuscate(
+        x, y, mix_ratio=mix_ratio, progress=progress,
+        batch_size=self.config.projection_batch_size)
+
+  def _obfuscate(self, x, y, *, mix_ratio, progress, batch_size):
+    x = _check_images(x, self.image_shape)
+    y = _check_labels(y, x.shape[0])
+    c = self.config
+    if mix_ratio is None:
+      mix_ratio = c.mix_ratio
+    elif isinstance(mix_ratio, bool) or not isinstance(
+        mix_ratio, (int, float, np.integer, np.floating)) or not (
+            math.isfinite(mix_ratio) and mix_ratio >= 0):
+      raise ValueError(f'`mix_ratio` must be finite and >= 0, got {mix_ratio!r}.')
+    result = projection.project(
+        self.generator,
+        x,
+        lambda1=c.lambda1,
+        lambda2=c.lambda2,
+        variance_mode=c.variance_mode,
+        target_mode=c.target_mode,
+        target=self.sim_target,
+        pool_size=c.pool_size,
+        restarts=c.restarts,
+        steps=c.projection_steps,
+        learning_rate=c.projection_learning_rate,
+        batch_size=batch_size,
+        seed=c.seed,
+        progress=progress,
+    )
+    x_prime, y_prime = result.images, y.copy()
+    if mix_ratio > 0:
+      x_prime, y_prime = mixing.mix_real(
+          x_prime, y_prime, x, y, mix_ratio=float(mix_ratio), seed=c.seed)
+    return x_prime, y_prime
+
+  def as_dataset_transform(
+      self,
+      *,
+      batch_size: int = 256,
+      mix_ratio: Optional[float] = None,
+      progress: bool = False,
+  ) -> Callable[[tf.data.Dataset], tf.data.Dataset]:
+    """A `tf.data` transformation that replaces X by the obfuscated X'.
+
+    Eager only: the returned function reads the whole dataset into memory,
+    obfuscates it with `obfuscate`, and returns
+    `tf.data.Dataset.from_tensor_slices((x_prime, y_prime))`. Use it as
+    `dataset.apply(defender.as_dataset_transform())`.
+
+    Args:
+      batch_size: images projected at once (replaces
+        `config.projection_batch_size` for this transform).
+      mix_ratio: as in `obfuscate`.
+      progress: show a progress bar over the projection chunks.
+
+    Returns:
+      A function mapping a dataset of (image, label) elements, unbatched
+      ((H, W, C), ()) or batched ((B, H, W, C), (B,)), to a dataset of
+      unbatched (image float32, label) elements.
+
+    Raises:
+      ValueError: `batch_size` is not a positive integer. The function raises
+        ValueError on a dataset whose elements are not (image, label) pairs
+        of the defender's image shape, and RuntimeError outside eager mode.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+      raise ValueError(f'`batch_size` must be a positive integer, got {batch_size!r}.')
+
+    def transform(dataset: tf.data.Dataset) -> tf.data.Dataset:
+      if not tf.executing_eagerly():
+        raise RuntimeError('as_dataset_transform() needs eager execution (it reads the data).')
+      spec = dataset.element_spec
+      if not (isinstance(spec, tuple) and len(spec) == 2):
+        raise ValueError(
+            f'The dataset must yield (image, label) pairs, got element_spec {spec}.')
+      rank = spec[0].shape.rank
+      if rank not in (len(self.image_shape), len(self.image_shape) + 1):
+        raise ValueError(
+            f'Dataset images must have shape {self.image_shape} (or batches of it), '
+            f'got {spec[0].shape}.')
+      if rank == len(self.image_shape) + 1:
+        dataset = dataset.unbatch()
+      xs, ys = [], []
+      for image, label in dataset.as_numpy_iterator():
+        xs.append(image)
+        ys.append(label)
+      if not xs:
+        raise ValueError('The dataset is empty: there is nothing to obfuscate.')
+      x = np.stack(xs)
+      y = np.asarray(ys, dtype=spec[1].dtype.as_numpy_dtype)
+      x_prime, y_prime = self._obfuscate(
+          x, y, mix_ratio=mix_ratio, progress=progress, batch_size=int(batch_size))
+      return tf.data.Dataset.from_tensor_slices((x_prime, y_prime))
+
+    return transform
+
+  # ------------------------------------------------------------------ export
+
+  def export_npz(self, path: str, x, y, **obfuscate_kwargs) -> str:
+    """Obfuscates (x, y) and writes X' as an .npz with keys `x` and `y`.
+
+    Written to a temporary file in the same directory and renamed, so `path`
+    is either absent or complete.
+
+    Args:
+      path: the .npz file to write (its directory is created).
+      x: (N, H, W, C) images in [-1, 1].
+      y: (N,) integer labels.
+      **obfuscate_kwargs: passed to `obfuscate` (`mix_ratio`, `progress`).
+
+    Returns:
+      `path`.
+
+    Raises:
+      ValueError: as `obfuscate`.
+    """
+    x_prime, y_prime = self.obfuscate(x, y, **obfuscate_kwargs)
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = f'{path}.tmp-{os.getpid()}'
+    try:
+      with open(tmp, 'wb') as f:
+        np.savez(f, x=x_prime, y=y_prime)
+      os.replace(tmp, path)
+    except BaseException:
+      if os.path.exists(tmp):
+        os.remove(tmp)
+      raise
+    return path
+
+  # --------------------------------------------------------------- save/load
+
+  def save(self, directory: str) -> str:
+    """Saves the trained defender for inference (not the training state).
+
+    Writes `generator.keras` and `critic.keras` (the functional Keras models,
+    loadable with `tf.keras.models.load_model` on their own),
+    `sim_target.npy` and `defender.json` (image shape, config, epoch count;
+    written last). Optimizer states are not saved: use `fit`'s checkpoints to
+    continue training.
+
+    Args:
+      directory: created if needed; existing files are overwritten.
+
+    Returns:
+      `directory`.
+    """
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    for model, filename in ((self.generator, GENERATOR_FILE), (self.critic, CRITIC_FILE)):
+      tmp = os.path.join(directory, f'.tmp-{filename}')  # Keras needs the .keras suffix.
+      model.save(tmp)
+      os.replace(tmp, os.path.join(directory, filename))
+    tmp = os.path.join(directory, f'.tmp-{SIM_TARGET_FILE}')
+    np.save(tmp, self.gan.target.numpy())
+    os.replace(tmp, os.path.join(directory, SIM_TARGET_FILE))
+    _write_json_atomic(os.path.join(directory, METADATA_FILE), {
+        'format_version': SAVE_FORMAT_VERSION,
+        'image_shape': list(self.image_shape),
+        'config': self.config.to_dict(),
+        'epoch': self.epoch,
+        'has_sim_target': self._has_sim_target,
+    })
+    return directory
+
+  @classmethod
+  def load(cls, directory: str) -> 'Defender':
+    """Loads a defender written by `save`.
+
+    Args:
+      directory: a directory written by `Defender.save`.
+
+    Returns:
+      A `Defender` with the saved weights, config, L_sim target and epoch
+      count (its optimizers are fresh).
+
+    Raises:
+      FileNotFoundError: `directory` or one of its files is missing (named).
+      ValueError: a file is corrupt or does not match the saved config.
+    """
+    directory = os.fspath(directory)
+    meta_path = os.path.join(directory, METADATA_FILE)
+    if not os.path.isdir(directory):
+      raise FileNotFoundError(f'No saved Defender at {directory!r}: no such directory.')
+    for filename in (METADATA_FILE, GENERATOR_FILE, CRITIC_FILE, SIM_TARGET_FILE):
+      if not os.path.exists(os.path.join(directory, filename)):
+        raise FileNotFoundError(
+            f'{directory!r} is not a complete saved Defender: {filename} is missing.')
+    try:
+      with open(meta_path) as f:
+        meta = json.load(f)
+      version = meta['format_version']
+      image_shape = tuple(int(d) for d in meta['image_shape'])
+      config = DefenderConfig.from_dict(meta['config'])
+      epoch = int(meta['epoch'])
+      has_sim_target = bool(meta.get('has_sim_target', True))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      raise ValueError(f'{meta_path} is corrupt: {e!r}') from None
+    if version != SAVE_FORMAT_VERSION:
+      raise ValueError(
+          f'{meta_path} has format_version {version!r}; this library reads '
+          f'{SAVE_FORMAT_VERSION}.')
+    defender = cls(image_shape, config)
+    for model, filename in ((defender.generator, GENERATOR_FILE), (defender.critic, CRITIC_FILE)):
+      path = os.path.join(directory, filename)
+      try:
+        loaded = tf.keras.models.load_model(path, compile=False)
+      except Exception as e:  # pylint: disable=broad-except
+        # Keras raises many types (zipfile.BadZipFile, OSError, ValueError...).
+        raise ValueError(f'{path} is not a readable Keras model: {e!r}') from None
+      shapes = [w.shape for w in loaded.get_weights()]
+      expected = [w.shape for w in model.get_weights()]
+      if shapes != expected:
+        raise ValueError(
+            f'{path} does not match the architecture in {METADATA_FILE} '
+            f'(image_shape {image_shape}, config {config}).')
+      model.set_weights(loaded.get_weights())
+    target_path = os.path.join(directory, SIM_TARGET_FILE)
+    try:
+      target = np.load(target_path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+      raise ValueError(f'{target_path} is corrupt: {e!r}') from None
+    if tuple(target.shape) != tuple(defender.gan.target.shape):
+      raise ValueError(
+          f'{target_path} has shape {target.shape}, expected '
+          f'{tuple(defender.gan.target.shape)}.')
+    defender.gan.target.assign(target.astype(np.float32))
+    defender._has_sim_target = has_sim_target  # pylint: disable=protected-access
+    defender._epoch.assign(epoch)  # pylint: disable=protected-access
+    return defender

@@ -1,0 +1,3 @@
+"""Small shared helpers with no TensorFlow dependency."""
+
+from antigan_tf.utils.io import write_hparams_csv
