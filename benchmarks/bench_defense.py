@@ -190,6 +190,16 @@ def main(argv=None):
   parser.add_argument('--quick', action='store_true', help='small sizes (smoke check)')
   parser.add_argument('--skip_projection', action='store_true')
   parser.add_argument('--skip_wgan', action='store_true')
+  parser.add_argument('--wgan_steps', type=int, default=8, help='generator steps per timed run')
+  parser.add_argument('--wgan_repeats', type=int, default=5)
+  parser.add_argument('--proj_n', type=int, default=8, help='N for the batching ratio')
+  parser.add_argument('--proj_restarts', type=int, default=8)
+  parser.add_argument('--proj_steps', type=int, default=20)
+  parser.add_argument('--proj_repeats', type=int, default=3)
+  parser.add_argument('--full_n', type=int, default=1000,
+                      help='N for the images/s figure (R=10, L=200 by default)')
+  parser.add_argument('--full_restarts', type=int, default=10)
+  parser.add_argument('--full_steps', type=int, default=200)
   parser.add_argument('--output', default=os.path.join(
       os.path.dirname(os.path.abspath(__file__)), 'results', 'bench_defense.json'))
   args = parser.parse_args(argv)
@@ -199,7 +209,8 @@ def main(argv=None):
       'quick': args.quick,
   }
   if not args.skip_wgan:
-    report['wgan_gp'] = bench_wgan_gp(steps=3 if args.quick else 20, repeats=2 if args.quick else 5)
+    report['wgan_gp'] = bench_wgan_gp(steps=3 if args.quick else args.wgan_steps,
+                                      repeats=2 if args.quick else args.wgan_repeats)
     w = report['wgan_gp']
     print('\nWGAN-GP training (n_critic=5, batch 64, 28x28x1), generator steps/s:')
     print(f'  {"variant":<16}{"median":>10}   runs')
@@ -212,8 +223,9 @@ def main(argv=None):
     if args.quick:
       sizes = dict(n=16, restarts=4, steps=5, repeats=2, full_n=32, full_restarts=4, full_steps=5)
     else:
-      sizes = dict(n=100, restarts=10, steps=50, repeats=3, full_n=1000, full_restarts=10,
-                   full_steps=200)
+      sizes = dict(n=args.proj_n, restarts=args.proj_restarts, steps=args.proj_steps,
+                   repeats=args.proj_repeats, full_n=args.full_n,
+                   full_restarts=args.full_restarts, full_steps=args.full_steps)
     report['projection'] = bench_projection(**sizes)
     p = report['projection']
     print(f'\nProjection (L={p["steps"]}): N={p["n"]} x R={p["restarts"]} restarts vs '
