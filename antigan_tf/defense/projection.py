@@ -305,6 +305,9 @@ def project(
   target_tensor = _target_tensor(
       x, target, target_mode=target_mode, pool_size=pool_size, image_shape=image_shape)
 
+  # Fewer images than a chunk: shrink the chunk instead of padding, or the
+  # generator would run on batch_size * restarts latents for a few images.
+  batch_size = min(batch_size, num_images)
   if steps == 0:
     restarts = 1  # Plain sampling: extra restarts could not be ranked usefully.
   project_chunk = _make_projection_fn(
