@@ -131,12 +131,7 @@ class WGANGP(tf.keras.Model):
       with tf.GradientTape() as gp_tape:
         gp_tape.watch(mixed)
         mixed_scores = self.critic(mixed, training=True)
-      grads = gp_tape.gradient(mixed_scores, mixed)
-      norms = tf.sqrt(
-          tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank)))
-          + losses.GRADIENT_NORM_EPSILON
-      )
-      penalty = tf.reduce_mean(tf.square(norms - 1.0))
+      penalty = losses.penalty_from_gradients(gp_tape.gradient(mixed_scores, mixed))
       c_loss = losses.critic_loss(real_scores, fake_scores)
       total = c_loss + self.gp_weight * penalty
     variables = self.critic.trainable_variables
@@ -287,26 +282,25 @@ class AntiGAN(WGANGP):
     return real if self.target_mode == 'per_sample' else self.target
 
   def generator_extra_loss(self, fake, real):
-    target = self._target_for(real)
-    extra = losses.anti_gan_objective(
-        fake,
-        target,
-        lambda1=self.lambda1,
-        lambda2=self.lambda2,
-        variance_mode=self.variance_mode,
-        target_mode=self.target_mode,
-        pool_size=self.pool_size,
-    )
-    # Monitored whatever the lambdas; computed from the same fake batch.
-    stop = tf.stop_gradient(fake)
+    # L_sim and the variance are computed once and serve both the loss and
+    # the trackers (monitored whatever the lambdas).
+    sim = losses.similarity_loss(
+        fake, self._target_for(real), mode=self.target_mode, pool_size=self.pool_size)
+    variance = losses.pixel_variance(fake)
+    obf = tf.math.log(variance + losses.VARIANCE_EPSILON)
     metrics = {
-        self.similarity_tracker: losses.similarity_loss(
-            stop, target, mode=self.target_mode, pool_size=self.pool_size),
-        self.obfuscation_tracker: losses.obfuscation_loss(stop),
-        self.variance_tracker: losses.pixel_variance(stop),
+        self.similarity_tracker: tf.stop_gradient(sim),
+        self.obfuscation_tracker: tf.stop_gradient(obf),
+        self.variance_tracker: tf.stop_gradient(variance),
     }
     if not (self.lambda1 or self.lambda2):
       return None, metrics  # Exactly the WGAN-GP generator loss.
+    # Zero-weight terms are left out, as in `losses.anti_gan_objective`.
+    extra = tf.zeros([], fake.dtype)
+    if self.lambda1:
+      extra += self.lambda1 * sim
+    if self.lambda2:
+      extra -= losses.variance_sign(self.variance_mode) * self.lambda2 * obf
     return extra, metrics
 
   def get_config(self):

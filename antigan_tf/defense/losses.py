@@ -92,7 +92,13 @@ def gradient_penalty(
   with tf.GradientTape() as tape:
     tape.watch(mixed)
     scores = critic(mixed)
-  grads = tape.gradient(scores, mixed)
+  return penalty_from_gradients(tape.gradient(scores, mixed), epsilon=epsilon)
+
+
+def penalty_from_gradients(
+    grads: tf.Tensor, *, epsilon: float = GRADIENT_NORM_EPSILON
+) -> tf.Tensor:
+  """E[(||g||_2 - 1)^2] over the batch, the norm over all non-batch axes."""
   axes = list(range(1, grads.shape.rank))
   norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=axes) + epsilon)
   return tf.reduce_mean(tf.square(norms - 1.0))
