@@ -129,6 +129,40 @@ class ClientStore:
 
     return dataset_fn
 
+  def write_transient_client(self, client_id: str, x, y) -> str:
+    """Writes a client file that is not part of the manifest; returns its id.
+
+    For data that changes between rounds (the adversary's local set with the
+    images it injects): `dataset_fn` opens it by id like any client, while
+    reopening the store still sees only the manifest's clients. The file is
+    written to a temporary name and renamed, and replaced if it exists.
+
+    Raises:
+      ValueError: `client_id` clashes with a manifest client, is unsafe, or the
+        arrays do not fit the store.
+    """
+    if client_id in self.sizes:
+      raise ValueError(f'{client_id!r} is a manifest client of this store; pick another id.')
+    x = np.asarray(x)
+    y = np.asarray(y)
+    _check_client_arrays(client_id, x, y, self.image_shape)
+    records = np.empty(len(x), dtype=self._record)
+    records['label'] = y
+    records['image'] = x
+    staging = self._file(client_id) + '.tmp'
+    records.tofile(staging)
+    os.replace(staging, self._file(client_id))
+    return client_id
+
+  def remove_transient_client(self, client_id: str) -> None:
+    """Deletes a file written by `write_transient_client` (if present)."""
+    if client_id in self.sizes:
+      raise ValueError(f'{client_id!r} is a manifest client; it is not transient.')
+    try:
+      os.remove(self._file(client_id))
+    except FileNotFoundError:
+      pass
+
   def client_dataset(self, client_id: str):
     """One client's data as a plain `tf.data.Dataset` of (image, label)."""
     if client_id not in self.sizes:

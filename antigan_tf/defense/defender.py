@@ -189,6 +189,25 @@ def config_field_names() -> tuple[str, ...]:
   return tuple(f.name for f in dataclasses.fields(DefenderConfig))
 
 
+def config_field_help() -> dict[str, str]:
+  """Field name -> its one-paragraph description in `DefenderConfig`'s docstring.
+
+  Lets command-line tools give every field help text without restating it.
+  """
+  docs = DefenderConfig.__doc__.split('Attributes:', 1)[1]
+  helps: dict[str, list[str]] = {}
+  current = None
+  for line in docs.splitlines():
+    stripped = line.strip()
+    name, sep, rest = stripped.partition(':')
+    if sep and name in {f.name for f in dataclasses.fields(DefenderConfig)}:
+      current = name
+      helps[current] = [rest.strip()]
+    elif current and stripped:
+      helps[current].append(stripped)
+  return {name: ' '.join(words) for name, words in helps.items()}
+
+
 def _check_images(x, image_shape: tuple[int, ...], name: str = 'x') -> np.ndarray:
   """Validates images for the defender and returns them as float32."""
   if isinstance(x, (tf.Tensor, tf.Variable)):

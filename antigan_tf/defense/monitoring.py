@@ -34,6 +34,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from antigan_tf.utils import io as io_utils
+
 STEP_KEY = 'step'
 EPOCH_KEY = 'epoch'
 # Border between the tiles of an image grid, in pixels, and its grey level.
@@ -276,15 +278,6 @@ class ImageGridCallback(tf.keras.callbacks.Callback):
     self.save_grid('grid_final.png')
 
 
-def _read_csv(path: str) -> tuple[list[str], list[dict[str, str]]]:
-  if not os.path.exists(path) or os.path.getsize(path) == 0:
-    return [], []
-  with open(path, newline='') as f:
-    reader = csv.DictReader(f)
-    rows = list(reader)
-    return list(reader.fieldnames or []), rows
-
-
 class StepCSVLogger(tf.keras.callbacks.Callback):
   """Writes one CSV row per training step: step, epoch and every metric.
 
@@ -317,7 +310,7 @@ class StepCSVLogger(tf.keras.callbacks.Callback):
 
   def on_train_begin(self, logs=None):
     self.close()
-    fieldnames, rows = _read_csv(self.path)
+    fieldnames, rows = io_utils.read_csv_rows(self.path)
     start = _global_step(self.model)
     if start is None:
       start = max((int(r[STEP_KEY]) for r in rows if r.get(STEP_KEY)), default=0)
@@ -362,7 +355,7 @@ class StepCSVLogger(tf.keras.callbacks.Callback):
     self._file.flush()
 
   def _extend_header(self, names) -> None:
-    old_fields, rows = _read_csv(self.path)
+    old_fields, rows = io_utils.read_csv_rows(self.path)
     self._file.close()
     base = old_fields or [STEP_KEY, EPOCH_KEY]
     self._fieldnames = base + [n for n in names if n not in base]

@@ -9,7 +9,7 @@ from typing import Any
 def write_hparams_csv(path: str, hparams: Mapping[str, Any]) -> str:
   """Writes hyperparameters as a two-column CSV (name,value), atomically.
 
-  Rows are sorted by name; values are written with `str` (None as 'None',
+  Rows are sorted by name; values are written by `format_hparam` (None as '',
   tuples as '(0, 1)'). The file is written to `path + '.tmp'` and renamed,
   so a reader never sees a half-written file.
 
@@ -26,6 +26,28 @@ def write_hparams_csv(path: str, hparams: Mapping[str, Any]) -> str:
     writer = csv.writer(f)
     writer.writerow(['name', 'value'])
     for name in sorted(hparams):
-      writer.writerow([name, hparams[name]])
+      writer.writerow([name, format_hparam(hparams[name])])
   os.replace(tmp, path)
   return path
+
+
+def format_hparam(value: Any) -> str:
+  """How `write_hparams_csv` writes a value: None as '', the rest with `str`."""
+  return '' if value is None else str(value)
+
+
+def read_hparams_csv(path: str) -> dict[str, str]:
+  """Reads a file written by `write_hparams_csv` back as name -> value string."""
+  _, rows = read_csv_rows(path)
+  return {row['name']: row['value'] for row in rows}
+
+
+def read_csv_rows(path: str) -> tuple[list[str], list[dict[str, str]]]:
+  """(fieldnames, rows as dicts) of a CSV file; ([], []) if absent or empty."""
+  path = os.fspath(path)
+  if not os.path.exists(path) or os.path.getsize(path) == 0:
+    return [], []
+  with open(path, newline='') as f:
+    reader = csv.DictReader(f)
+    rows = list(reader)
+    return list(reader.fieldnames or []), rows

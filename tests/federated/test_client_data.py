@@ -8,7 +8,7 @@ import tensorflow_federated as tff
 from antigan_tf.data import client_store as store_lib
 from antigan_tf.federated import client_data as client_data_lib
 from antigan_tf.federated import runtime as runtime_lib
-from antigan_tf.federated import training
+from antigan_tf.federated import processes
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_composed_fedavg_takes_client_ids(store):
   process = client_data_lib.compose_with_dataset_computation(
       client_data,
       tff.learning.algorithms.build_weighted_fed_avg(
-          training.build_model_fn((28, 28, 1), 10),
+          processes.build_model_fn((28, 28, 1), 10),
           client_optimizer_fn=tff.learning.optimizers.build_sgdm(0.1),
       ),
   )

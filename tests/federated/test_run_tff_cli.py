@@ -1,0 +1,148 @@
+"""`bin/run_tff` end to end: the smoke flagfile, shipped configs, bad input."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import helpers
+
+
+def _read_csv(path):
+  with open(path, newline='') as f:
+    return list(csv.DictReader(f))
+
+
+def _run_cli(repo_root, *args):
+  return subprocess.run(
+      [sys.executable, os.path.join(repo_root, 'bin', 'run_tff'), *args],
+      capture_output=True, text=True, timeout=600, cwd=repo_root, stdin=subprocess.DEVNULL,
+  )
+
+
+@pytest.fixture(scope='module')
+def smoke_run(tmp_path_factory):
+  repo_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  out_dir = tmp_path_factory.mktemp('cli') / 'run'
+  before = set(helpers.worker_pids())
+  proc = _run_cli(repo_root, f'--flagfile={repo_root}/configs/smoke.flags',
+                  f'--output_dir={out_dir}')
+  return dict(proc=proc, out_dir=out_dir, workers_before=before, repo_root=repo_root)
+
+
+def test_smoke_flagfile_writes_the_metrics_csv_and_outputs(smoke_run):
+  proc, out_dir = smoke_run['proc'], smoke_run['out_dir']
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert 'test accuracy' in proc.stdout
+  rows = _read_csv(out_dir / 'metrics.csv')
+  assert [r['round'] for r in rows] == ['1', '2']
+  expected = ['round', 'train_loss', 'train_accuracy', 'train_examples', 'test_loss',
+              'test_accuracy', 'target_accuracy'] + [f'accuracy_class_{c}' for c in range(10)]
+  assert list(rows[0])[0] == 'round'  # TFF's release manager sorts the rest.
+  assert set(expected) <= set(rows[0])
+  assert {'adversary_sampled', 'victim_sampled', 'round_seconds', 'attack_active',
+          'attack_generator_loss', 'attack_target_confidence', 'attack_seconds'} <= set(rows[0])
+  assert all(r['attack_active'] == '1' for r in rows)  # All 4 clients, from round 1.
+  hparams = {r['name']: r['value'] for r in _read_csv(out_dir / 'hparams.csv')}
+  assert hparams['rounds'] == '2' and hparams['attacks'] == 'gan'
+  assert hparams['max_examples_per_client'] == '64'
+  assert (out_dir / 'attack' / 'gan' / 'round_00001.png').exists()
+  assert os.listdir(out_dir / 'tensorboard')
+  assert os.listdir(out_dir / 'program_state')
+  assert set(helpers.worker_pids()) <= smoke_run['workers_before']
+
+
+def test_rerun_resumes_and_other_settings_are_refused(smoke_run):
+  repo_root, out_dir = smoke_run['repo_root'], smoke_run['out_dir']
+  assert smoke_run['proc'].returncode == 0
+  again = _run_cli(repo_root, f'--flagfile={repo_root}/configs/smoke.flags',
+                   f'--output_dir={out_dir}')
+  assert again.returncode == 0, again.stderr[-2000:]
+  assert len(_read_csv(out_dir / 'metrics.csv')) == 2  # Nothing re-run.
+  other = _run_cli(repo_root, f'--flagfile={repo_root}/configs/smoke.flags',
+                   f'--output_dir={out_dir}', '--batch_size=8')
+  assert other.returncode == 2
+  last_line = other.stderr.strip().splitlines()[-1]
+  assert last_line.startswith('run_tff: error:') and 'batch_size (16 -> 8)' in last_line
+
+
+# Library-level checks (rounds, attacks, DP, ...) are tested in
+# test_training.py; these cover each way an error reaches the command line.
+@pytest.mark.parametrize(
+    'args, message',
+    [
+        (['--rounds=2', '--clients_per_round=50'], 'clients_per_round'),
+        (['--adversary_classes=6,1'], 'target class'),
+        (['--attacks=gan', '--attack_fake_label=6'], 'attack_fake_label'),
+        (['--defense=anti_gan', '--defender_lambda2=-1'], 'lambda2'),
+        (['--no_such_flag=1'], 'no_such_flag'),
+        (['--flagfile=/nonexistent/x.flags'], 'x.flags'),
+        (['--rounds=1', '--dataset=local', '--data_dir=/nonexistent'], '/nonexistent'),
+        (['extra_positional'], 'positional'),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(repo_root, tmp_path, args, message):
+  proc = _run_cli(repo_root, f'--output_dir={tmp_path}', *args)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  # One line from us (TF itself may log before it), and no traceback.
+  last_line = proc.stderr.strip().splitlines()[-1]
+  assert last_line.startswith('run_tff: error:') and message in last_line, proc.stderr[-2000:]
+  assert 'Traceback' not in proc.stderr
+
+
+def test_unwritable_output_dir_exits_2(repo_root, tmp_path):
+  blocker = tmp_path / 'file'
+  blocker.write_text('x')
+  proc = _run_cli(repo_root, f'--output_dir={blocker}/run', '--rounds=1')
+  assert proc.returncode == 2 and 'not writable' in proc.stderr.strip().splitlines()[-1]
+
+
+def test_helpfull_documents_every_flag(repo_root):
+  proc = _run_cli(repo_root, '--helpfull')
+  assert proc.returncode in (0, 1), proc.stderr[-2000:]  # absl exits 1 after help.
+  script = os.path.join(repo_root, 'bin', 'run_tff')
+  code = (
+      'import importlib.machinery, sys\n'
+      f'm = importlib.machinery.SourceFileLoader("run_tff", {script!r}).load_module()\n'
+      'names = [f.name for f in m.FLAGS.get_key_flags_for_module(m)]\n'
+      'print(len(names))\n'
+      'missing = [n for n in names if not (m.FLAGS[n].help or "").strip()]\n'
+      'assert not missing, missing\n')
+  check = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=300, stdin=subprocess.DEVNULL)
+  assert check.returncode == 0, check.stderr[-2000:]
+  assert int(check.stdout.strip().splitlines()[-1]) > 60
+  for name in ('--defense', '--attacks', '--defender_lambda1', '--dp_noise_multiplier',
+               '--attack_fake_label', '--[no]overwrite'):
+    assert name in proc.stdout
+
+
+def test_every_shipped_config_maps_onto_run_federated(repo_root):
+  script = os.path.join(repo_root, 'bin', 'run_tff')
+  configs = sorted(n for n in os.listdir(os.path.join(repo_root, 'configs'))
+                   if n.endswith('.flags') and not n.startswith('defender_'))
+  code = (
+      'import importlib.machinery, inspect, json, sys\n'
+      f'm = importlib.machinery.SourceFileLoader("run_tff", {script!r}).load_module()\n'
+      'from antigan_tf.federated import training\n'
+      'from antigan_tf.defense import DefenderConfig\n'
+      'out = {}\n'
+      f'for name in {configs!r}:\n'
+      '  m.FLAGS.unparse_flags()\n'
+      f'  m.FLAGS(["run_tff", "--flagfile=" + {repo_root!r} + "/configs/" + name])\n'
+      '  kwargs = m.run_kwargs()\n'
+      '  assert set(kwargs) == set(inspect.signature(training.run_federated).parameters) - {"victim_transform"}\n'
+      '  DefenderConfig.from_dict(kwargs["defender_config"])\n'
+      '  out[name] = [kwargs["dataset"], kwargs["defense"], list(kwargs["attacks"])]\n'
+      'print(json.dumps(out))\n')
+  proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                        timeout=300, cwd=repo_root, stdin=subprocess.DEVNULL)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  parsed = json.loads(proc.stdout.strip().splitlines()[-1])
+  for dataset in ('fashion_mnist', 'mnist', 'cifar10'):
+    for defense in ('none', 'anti_gan', 'dp'):
+      name = f'{dataset}_{defense}_vs_attack.flags'
+      assert parsed[name] == [dataset, defense, ['gan', 'black_box']], name
