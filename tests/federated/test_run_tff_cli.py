@@ -3,8 +3,10 @@
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -146,3 +148,40 @@ def test_every_shipped_config_maps_onto_run_federated(repo_root):
     for defense in ('none', 'anti_gan', 'dp'):
       name = f'{dataset}_{defense}_vs_attack.flags'
       assert parsed[name] == [dataset, defense, ['gan', 'black_box']], name
+
+
+def _without_timing(rows):
+  return [{k: v for k, v in r.items() if k not in ('round_seconds', 'attack_seconds')}
+          for r in rows]
+
+
+@pytest.mark.parametrize(
+    'signum', [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
+def test_interrupted_run_leaves_no_worker_and_resumes_to_the_same_metrics(
+    smoke_run, tmp_path, signum):
+  repo_root = smoke_run['repo_root']
+  assert smoke_run['proc'].returncode == 0
+  out_dir = tmp_path / 'run'
+  args = [sys.executable, os.path.join(repo_root, 'bin', 'run_tff'),
+          f'--flagfile={repo_root}/configs/smoke.flags', f'--output_dir={out_dir}']
+  before = set(helpers.worker_pids())
+  proc = subprocess.Popen(args, cwd=repo_root, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  deadline = time.monotonic() + 300
+  # Stop it once round 1 is released (round 2 is then under way or starting).
+  while time.monotonic() < deadline and proc.poll() is None:
+    if (out_dir / 'metrics.csv').exists() and len(_read_csv(out_dir / 'metrics.csv')) >= 1:
+      break
+    time.sleep(0.2)
+  assert proc.poll() is None, 'the run ended before it could be interrupted'
+  proc.send_signal(signum)
+  proc.wait(timeout=60)
+  assert proc.returncode != 0
+  assert all(helpers.wait_until_gone(pid) for pid in set(helpers.worker_pids()) - before)
+  assert len(_read_csv(out_dir / 'metrics.csv')) < 2
+
+  resumed = _run_cli(repo_root, f'--flagfile={repo_root}/configs/smoke.flags',
+                     f'--output_dir={out_dir}')
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert _without_timing(_read_csv(out_dir / 'metrics.csv')) == _without_timing(
+      _read_csv(smoke_run['out_dir'] / 'metrics.csv'))
