@@ -16,15 +16,14 @@ Prints a table and writes JSON to benchmarks/results/bench_defense.json.
 """
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import _report  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -200,12 +199,10 @@ def main(argv=None):
                       help='N for the images/s figure (R=10, L=200 by default)')
   parser.add_argument('--full_restarts', type=int, default=10)
   parser.add_argument('--full_steps', type=int, default=200)
-  parser.add_argument('--output', default=os.path.join(
-      os.path.dirname(os.path.abspath(__file__)), 'results', 'bench_defense.json'))
+  parser.add_argument('--output', default=_report.default_output('bench_defense'))
   args = parser.parse_args(argv)
   report = {
-      'machine': {'cpu_count': os.cpu_count(), 'python': platform.python_version(),
-                  'tensorflow': tf.__version__, 'platform': platform.platform()},
+      'machine': _report.machine_info(tensorflow=tf.__version__),
       'quick': args.quick,
   }
   if not args.skip_wgan:
@@ -235,10 +232,7 @@ def main(argv=None):
     print(f'  ratio (median)   = {p["ratio"]:.3f} (target <= 1.2)')
     print(f'  N={p["full_n"]}, R={p["full_restarts"]}, L={p["full_steps"]}: '
           f'{p["full_seconds"]:.1f} s, {p["full_images_per_second"]:.2f} images/s')
-  os.makedirs(os.path.dirname(args.output), exist_ok=True)
-  with open(args.output, 'w') as f:
-    json.dump(report, f, indent=1)
-  print(f'\nwrote {args.output}')
+  _report.write_report(report, args.output)
   return 0
 
 

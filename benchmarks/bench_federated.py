@@ -17,9 +17,7 @@ Prints a table and writes JSON to benchmarks/results/bench_federated.json.
 """
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -27,6 +25,7 @@ import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import _report  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow_federated as tff  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -134,16 +133,13 @@ def main(argv=None):
   parser.add_argument('--attack_images', type=int, default=100)
   parser.add_argument('--skip_round', action='store_true')
   parser.add_argument('--skip_adversary', action='store_true')
-  parser.add_argument('--output', default=os.path.join(
-      os.path.dirname(os.path.abspath(__file__)), 'results', 'bench_federated.json'))
+  parser.add_argument('--output', default=_report.default_output('bench_federated'))
   args = parser.parse_args(argv)
   if args.quick:
     args.num_clients, args.examples_per_client, args.repeats = 3, 300, 2
     args.attack_steps, args.attack_images = 3, 10
   report = {
-      'machine': {'cpu_count': os.cpu_count(), 'python': platform.python_version(),
-                  'tensorflow': tf.__version__, 'tff': tff.__version__,
-                  'platform': platform.platform()},
+      'machine': _report.machine_info(tensorflow=tf.__version__, tff=tff.__version__),
       'quick': args.quick,
   }
   if not args.skip_round:
@@ -165,10 +161,7 @@ def main(argv=None):
           f'injected) vs one honest client\'s local epoch:')
     print(f'  adversary      : median {a["adversary_median"]:.2f} s')
     print(f'  honest client  : median {a["honest_client_median"]:.2f} s')
-  os.makedirs(os.path.dirname(args.output), exist_ok=True)
-  with open(args.output, 'w') as f:
-    json.dump(report, f, indent=1)
-  print(f'\nwrote {args.output}')
+  _report.write_report(report, args.output)
   return 0
 
 

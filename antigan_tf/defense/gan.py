@@ -17,16 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from antigan_tf.defense import losses
-
-
-def _check_finite_non_negative(value, argname: str) -> float:
-  try:
-    value = float(value)
-  except (TypeError, ValueError):
-    raise ValueError(f'`{argname}` must be a number, got {value!r}.') from None
-  if not np.isfinite(value) or value < 0:
-    raise ValueError(f'`{argname}` must be finite and >= 0, got {value!r}.')
-  return value
+from antigan_tf.utils import checks
 
 
 class WGANGP(tf.keras.Model):
@@ -59,7 +50,7 @@ class WGANGP(tf.keras.Model):
     super().__init__(**kwargs)
     if isinstance(n_critic, bool) or not isinstance(n_critic, (int, np.integer)) or n_critic < 1:
       raise ValueError(f'`n_critic` must be an integer >= 1, got {n_critic!r}.')
-    self.gp_weight = _check_finite_non_negative(gp_weight, 'gp_weight')
+    self.gp_weight = checks.check_non_negative_float(gp_weight, 'gp_weight')
     self.n_critic = int(n_critic)
     self.generator = generator
     self.critic = critic
@@ -227,8 +218,8 @@ class AntiGAN(WGANGP):
       ValueError: negative or non-finite lambdas, unknown modes.
     """
     super().__init__(generator, critic, **kwargs)
-    self.lambda1 = _check_finite_non_negative(lambda1, 'lambda1')
-    self.lambda2 = _check_finite_non_negative(lambda2, 'lambda2')
+    self.lambda1 = checks.check_non_negative_float(lambda1, 'lambda1')
+    self.lambda2 = checks.check_non_negative_float(lambda2, 'lambda2')
     losses.variance_sign(variance_mode)  # Validates.
     if target_mode not in losses.TARGET_MODES:
       raise ValueError(

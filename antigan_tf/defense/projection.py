@@ -18,7 +18,6 @@ Python loop runs per restart or per step. The generator is always called with
 statistics, so every restart is computed independently of the others.
 """
 
-import math
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -26,6 +25,7 @@ import tensorflow as tf
 import tqdm
 
 from antigan_tf.defense import losses
+from antigan_tf.utils import checks
 
 # Standard Adam constants (Kingma & Ba, 2015); z is a plain tensor, so the
 # update is written out instead of using Keras optimizer variables.
@@ -46,24 +46,6 @@ class ProjectionResult(NamedTuple):
   images: np.ndarray
   latents: np.ndarray
   objective: np.ndarray
-
-
-def _check_int(value, argname: str, minimum: int) -> int:
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-    raise ValueError(f'`{argname}` must be an integer >= {minimum}, got {value!r}.')
-  return int(value)
-
-
-def _check_float(value, argname: str, *, positive: bool) -> float:
-  try:
-    number = float(value)
-  except (TypeError, ValueError):
-    raise ValueError(f'`{argname}` must be a number, got {value!r}.') from None
-  if isinstance(value, bool) or not math.isfinite(number) or number < 0 or (
-      positive and number == 0):
-    bound = '> 0' if positive else '>= 0'
-    raise ValueError(f'`{argname}` must be finite and {bound}, got {value!r}.')
-  return number
 
 
 def _generator_shapes(generator) -> tuple[int, tuple[int, ...]]:
@@ -277,14 +259,14 @@ def project(
       output shape, a target of the wrong shape, or an image whose restarts
       all end with a non-finite objective (its index is given).
   """
-  lambda1 = _check_float(lambda1, 'lambda1', positive=False)
-  lambda2 = _check_float(lambda2, 'lambda2', positive=False)
-  learning_rate = _check_float(learning_rate, 'learning_rate', positive=True)
-  restarts = _check_int(restarts, 'restarts', 1)
-  steps = _check_int(steps, 'steps', 0)
-  batch_size = _check_int(batch_size, 'batch_size', 1)
-  pool_size = _check_int(pool_size, 'pool_size', 1)
-  seed = _check_int(seed, 'seed', 0)
+  lambda1 = checks.check_non_negative_float(lambda1, 'lambda1')
+  lambda2 = checks.check_non_negative_float(lambda2, 'lambda2')
+  learning_rate = checks.check_positive_float(learning_rate, 'learning_rate')
+  restarts = checks.check_int(restarts, 'restarts', 1)
+  steps = checks.check_int(steps, 'steps', 0)
+  batch_size = checks.check_int(batch_size, 'batch_size', 1)
+  pool_size = checks.check_int(pool_size, 'pool_size', 1)
+  seed = checks.check_int(seed, 'seed', 0)
   if variance_mode not in losses.VARIANCE_MODES:
     raise ValueError(
         f'`variance_mode` must be one of {losses.VARIANCE_MODES}, got {variance_mode!r}.')

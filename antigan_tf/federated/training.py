@@ -57,6 +57,7 @@ from antigan_tf.federated import client_data as client_data_lib
 from antigan_tf.federated import processes
 from antigan_tf.federated import runtime as runtime_lib
 from antigan_tf.federated import victim as victim_lib
+from antigan_tf.utils import checks
 from antigan_tf.utils.fingerprint import array_fingerprint
 from antigan_tf.utils.io import format_hparam
 from antigan_tf.utils.io import read_csv_rows
@@ -105,21 +106,6 @@ def _run_sync(coroutine):
   # TFF's own training loop drives release/state managers the same way; in a
   # notebook (a loop already running) call nest_asyncio.apply() first.
   return asyncio.get_event_loop().run_until_complete(coroutine)
-
-
-def _check_int(value, argname: str, minimum: int) -> int:
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-    raise ValueError(f'`{argname}` must be an integer >= {minimum}, got {value!r}.')
-  return int(value)
-
-
-def _check_float(value, argname: str, *, positive: bool) -> float:
-  ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-        and np.isfinite(value) and (value > 0 if positive else value >= 0))
-  if not ok:
-    raise ValueError(
-        f'`{argname}` must be a finite number {"> 0" if positive else ">= 0"}, got {value!r}.')
-  return float(value)
 
 
 def evaluate_classifier(
@@ -365,19 +351,19 @@ def run_federated(
   # --- Validation: every bad argument fails here, before any work. ---
   if not output_dir:
     raise ValueError('`output_dir` is required.')
-  rounds = _check_int(rounds, 'rounds', 1)
-  num_clients = _check_int(num_clients, 'num_clients', 1)
-  clients_per_round = _check_int(clients_per_round, 'clients_per_round', 1)
+  rounds = checks.check_int(rounds, 'rounds', 1)
+  num_clients = checks.check_int(num_clients, 'num_clients', 1)
+  clients_per_round = checks.check_int(clients_per_round, 'clients_per_round', 1)
   if clients_per_round > num_clients:
     raise ValueError(
         f'`clients_per_round` ({clients_per_round}) must not exceed `num_clients` '
         f'({num_clients}).')
-  local_epochs = _check_int(local_epochs, 'local_epochs', 1)
-  batch_size = _check_int(batch_size, 'batch_size', 1)
-  _check_float(client_learning_rate, 'client_learning_rate', positive=True)
-  _check_float(server_learning_rate, 'server_learning_rate', positive=True)
+  local_epochs = checks.check_int(local_epochs, 'local_epochs', 1)
+  batch_size = checks.check_int(batch_size, 'batch_size', 1)
+  checks.check_positive_float(client_learning_rate, 'client_learning_rate')
+  checks.check_positive_float(server_learning_rate, 'server_learning_rate')
   if max_test_examples is not None:
-    _check_int(max_test_examples, 'max_test_examples', 1)
+    checks.check_int(max_test_examples, 'max_test_examples', 1)
   if defense not in DEFENSES:
     raise ValueError(f'`defense` must be one of {DEFENSES}, got {defense!r}.')
   if defense == 'anti_gan' and victim_transform is not None:
@@ -385,9 +371,9 @@ def run_federated(
   if victim_transform is not None and not callable(victim_transform):
     raise ValueError(f'`victim_transform` must be callable, got {victim_transform!r}.')
   if defense == 'dp':
-    _check_float(dp_noise_multiplier, 'dp_noise_multiplier', positive=False)
+    checks.check_non_negative_float(dp_noise_multiplier, 'dp_noise_multiplier')
     if dp_clip_norm is not None:
-      _check_float(dp_clip_norm, 'dp_clip_norm', positive=True)
+      checks.check_positive_float(dp_clip_norm, 'dp_clip_norm')
   if isinstance(attacks, str):
     attacks = tuple(a for a in attacks.split(',') if a)
   attacks = tuple(attacks)
@@ -405,18 +391,18 @@ def run_federated(
       raise ValueError(
           f'`attack_fake_label` ({attack_fake_label}) must be one of the adversary\'s '
           f'classes {adversary_classes} (Hitaj et al.: a class the adversary owns).')
-    _check_int(attack_start_round, 'attack_start_round', 1)
+    checks.check_int(attack_start_round, 'attack_start_round', 1)
     if attack_start_accuracy is not None and not 0 <= attack_start_accuracy <= 1:
       raise ValueError(
           f'`attack_start_accuracy` must be in [0, 1], got {attack_start_accuracy!r}.')
-    _check_int(attack_generator_steps, 'attack_generator_steps', 1)
-    _check_int(attack_num_images, 'attack_num_images', 0)
-    _check_int(attack_grid_every_n_rounds, 'attack_grid_every_n_rounds', 1)
+    checks.check_int(attack_generator_steps, 'attack_generator_steps', 1)
+    checks.check_int(attack_num_images, 'attack_num_images', 0)
+    checks.check_int(attack_grid_every_n_rounds, 'attack_grid_every_n_rounds', 1)
   if 'black_box' in attacks:
-    _check_int(black_box_steps, 'black_box_steps', 1)
-  _check_int(num_reconstructions, 'num_reconstructions', 1)
-  checkpoint_every_n_rounds = _check_int(checkpoint_every_n_rounds, 'checkpoint_every_n_rounds', 1)
-  keep_checkpoints = _check_int(keep_checkpoints, 'keep_checkpoints', 1)
+    checks.check_int(black_box_steps, 'black_box_steps', 1)
+  checks.check_int(num_reconstructions, 'num_reconstructions', 1)
+  checkpoint_every_n_rounds = checks.check_int(checkpoint_every_n_rounds, 'checkpoint_every_n_rounds', 1)
+  keep_checkpoints = checks.check_int(keep_checkpoints, 'keep_checkpoints', 1)
 
   train = sources.load_dataset(dataset, split='train', data_dir=data_dir)
   test = sources.load_dataset(dataset, split='test', data_dir=data_dir)
