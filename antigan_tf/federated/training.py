@@ -103,8 +103,16 @@ class FederatedResult(NamedTuple):
 
 
 def _run_sync(coroutine):
-  # TFF's own training loop drives release/state managers the same way; in a
-  # notebook (a loop already running) call nest_asyncio.apply() first.
+  """Runs a TFF program-manager coroutine to completion, as TFF's loop does."""
+  try:
+    running = asyncio.get_running_loop()
+  except RuntimeError:
+    running = None
+  if running is not None and not getattr(running, '_nest_patched', False):
+    coroutine.close()
+    raise RuntimeError(
+        'run_federated was called inside a running asyncio event loop (a notebook?). '
+        'Run `import nest_asyncio; nest_asyncio.apply()` first.')
   return asyncio.get_event_loop().run_until_complete(coroutine)
 
 

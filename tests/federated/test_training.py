@@ -3,6 +3,7 @@ defended victim, the adversary, DP, resume-after-interrupt, worker clean-up.
 
 The command line is tested in test_run_tff_cli.py."""
 
+import asyncio
 import csv
 import math
 import os
@@ -247,3 +248,13 @@ def test_unwritable_output_dir_is_refused(tmp_path):
   target.write_text('x')
   with pytest.raises(ValueError, match='not writable'):
     training.run_federated(output_dir=str(target / 'run'), **_TINY)
+
+
+def test_a_running_event_loop_gets_a_clear_error():
+  async def inside_a_notebook():
+    async def noop():
+      return 1
+    training._run_sync(noop())  # pylint: disable=protected-access
+
+  with pytest.raises(RuntimeError, match='nest_asyncio'):
+    asyncio.run(inside_a_notebook())
