@@ -34,6 +34,7 @@ Outputs under `output_dir`:
 
 import asyncio
 import collections
+import json
 import os
 import shutil
 import tempfile
@@ -47,6 +48,7 @@ import tensorflow_federated as tff
 import tqdm
 
 from antigan_tf import attack as attack_lib
+from antigan_tf import metrics as metrics_lib
 from antigan_tf import models
 from antigan_tf.data import client_store as client_store_lib
 from antigan_tf.data import partition as partition_lib
@@ -72,10 +74,13 @@ METRICS_FILE = 'metrics.csv'
 STATE_DIR = 'program_state'
 # Arguments that may change between a run and its resumption: they do not
 # change what the run computes (`rounds` extends or finishes a run).
-RESUMABLE_CHANGES = frozenset({'rounds', 'progress', 'num_workers', 'overwrite'})
+RESUMABLE_CHANGES = frozenset({
+    'rounds', 'progress', 'num_workers', 'overwrite',
+    # Measured after training; they never change what is trained.
+    'leakage_metrics', 'oracle_dir', 'oracle_epochs', 'oracle_max_train_examples'})
 # What `overwrite=True` deletes: only outputs this function writes.
 _RUN_OUTPUTS = (HPARAMS_FILE, METRICS_FILE, 'tensorboard', STATE_DIR, 'client_store',
-                'victim', 'attack')
+                'victim', 'attack', metrics_lib.LEAKAGE_FILE, metrics_lib.REPORT_FILE)
 _INJECTED_CLIENT = 'adversary.injected'
 
 
@@ -93,6 +98,9 @@ class FederatedResult(NamedTuple):
     output_dir: the run directory.
     resumed_from_round: the checkpointed round this call started from (0 for
       a fresh run).
+    leakage: the leakage measurements (also in leakage.json), per attacker
+      ('gan_adversary', 'black_box') and for the victim's shared data
+      ('victim_shared'); empty when not measured.
   """
 
   final_metrics: Mapping[str, Any]
@@ -100,6 +108,7 @@ class FederatedResult(NamedTuple):
   model_weights: Any
   output_dir: str
   resumed_from_round: int
+  leakage: Mapping[str, Mapping[str, float]]
 
 
 def _run_sync(coroutine):
@@ -275,6 +284,10 @@ def run_federated(
     attack_grid_every_n_rounds: int = 5,
     black_box_steps: int = 500,
     num_reconstructions: int = 64,
+    leakage_metrics: bool = True,
+    oracle_dir: Optional[str] = None,
+    oracle_epochs: int = 3,
+    oracle_max_train_examples: Optional[int] = None,
     seed: int = 0,
     checkpoint_every_n_rounds: int = 1,
     keep_checkpoints: int = 3,
@@ -328,7 +341,17 @@ def run_federated(
     attack_grid_every_n_rounds: reconstruction grid every N rounds (and at
       the end).
     black_box_steps: generator steps of the black-box attacker's WGAN-GP.
-    num_reconstructions: images per reconstruction grid.
+    num_reconstructions: images per reconstruction grid (and per leakage
+      measurement).
+    leakage_metrics: at the end, score the attackers' reconstructions (and
+      the victim's shared X') against the victim's real target-class images
+      (`antigan_tf.metrics`); writes leakage.json.
+    oracle_dir: cache of the leakage oracle (a classifier trained once per
+      dataset on its real training set); default $ANTIGAN_TF_CACHE_DIR/oracles
+      or ~/.cache/antigan_tf/oracles.
+    oracle_epochs: training epochs of the oracle.
+    oracle_max_train_examples: train the oracle on the first N training
+      images only (quick runs).
     seed: seed of partition, sampling, shuffling, model init and attacks.
     checkpoint_every_n_rounds: save the program state every N rounds (and
       at the last round).
@@ -408,7 +431,11 @@ def run_federated(
     checks.check_int(attack_grid_every_n_rounds, 'attack_grid_every_n_rounds', 1)
   if 'black_box' in attacks:
     checks.check_int(black_box_steps, 'black_box_steps', 1)
-  checks.check_int(num_reconstructions, 'num_reconstructions', 1)
+  checks.check_int(num_reconstructions, 'num_reconstructions', 2 if leakage_metrics else 1)
+  if leakage_metrics:
+    checks.check_int(oracle_epochs, 'oracle_epochs', 1)
+    if oracle_max_train_examples is not None:
+      checks.check_int(oracle_max_train_examples, 'oracle_max_train_examples', 1)
   checkpoint_every_n_rounds = checks.check_int(checkpoint_every_n_rounds, 'checkpoint_every_n_rounds', 1)
   keep_checkpoints = checks.check_int(keep_checkpoints, 'keep_checkpoints', 1)
 
@@ -437,6 +464,7 @@ def run_federated(
   # --- The victim's hook, once, outside TFF (cached). ---
   clients = {cid: partition.client_arrays(cid, train.x, train.y) for cid in partition.client_ids}
   victim_id = partition.victim_id
+  real_x_v, real_y_v = clients[victim_id]
   victim_dir = os.path.join(output_dir, 'victim')
   if defense == 'anti_gan':
     victim_transform = victim_lib.anti_gan_transform(
@@ -573,6 +601,22 @@ def run_federated(
     final_weights = process.get_model_weights(state)
     store.remove_transient_client(_INJECTED_CLIENT)
 
+    final_reconstructions = (
+        attacker.gan.reconstructions(num_reconstructions) if attacker is not None else None)
+
+  leakage = collections.OrderedDict()
+  if leakage_metrics and (attacks or victim_transform is not None):
+    leakage = _measure_leakage(
+        real_target=real_x_v[real_y_v == target_class],
+        shared=clients[victim_id] if victim_transform is not None else None,
+        gan_reconstructions=final_reconstructions,
+        black_box_dir=os.path.join(attack_dir, 'black_box') if 'black_box' in attacks else None,
+        target_class=target_class, dataset=dataset, data_dir=data_dir, oracle_dir=oracle_dir,
+        oracle_epochs=oracle_epochs, oracle_max_train_examples=oracle_max_train_examples,
+        seed=seed, progress=progress)
+    _write_json_atomic(os.path.join(output_dir, metrics_lib.LEAKAGE_FILE), leakage)
+  metrics_lib.write_run_report(output_dir)
+
   final_metrics = history[-1] if history else _last_released_row(output_dir)
   return FederatedResult(
       final_metrics=final_metrics,
@@ -580,7 +624,45 @@ def run_federated(
       model_weights=final_weights,
       output_dir=output_dir,
       resumed_from_round=start_round,
+      leakage=leakage,
   )
+
+
+def default_oracle_dir() -> str:
+  """$ANTIGAN_TF_CACHE_DIR/oracles, or ~/.cache/antigan_tf/oracles."""
+  root = os.environ.get('ANTIGAN_TF_CACHE_DIR') or os.path.join(
+      os.path.expanduser('~'), '.cache', 'antigan_tf')
+  return os.path.join(root, 'oracles')
+
+
+def _measure_leakage(*, real_target, shared, gan_reconstructions, black_box_dir, target_class,
+                     dataset, data_dir, oracle_dir, oracle_epochs, oracle_max_train_examples,
+                     seed, progress):
+  """Leakage of each attacker's reconstructions, and of the shared X'."""
+  oracle = metrics_lib.load_or_train_oracle(
+      oracle_dir or default_oracle_dir(), dataset=dataset, data_dir=data_dir,
+      epochs=oracle_epochs, seed=seed, max_train_examples=oracle_max_train_examples,
+      progress=progress)
+  leakage = collections.OrderedDict()
+  if gan_reconstructions is not None:
+    leakage['gan_adversary'] = metrics_lib.leakage_report(
+        gan_reconstructions, real_target, oracle=oracle, target_class=target_class)
+  if black_box_dir is not None:
+    with np.load(os.path.join(black_box_dir, 'reconstructions.npz')) as cached:
+      leakage['black_box'] = metrics_lib.leakage_report(
+          cached['x'], real_target, oracle=oracle, target_class=target_class)
+  if shared is not None:
+    shared_x, shared_y = shared
+    leakage['victim_shared'] = metrics_lib.defended_data_report(
+        shared_x[shared_y == target_class], real_target)
+  return leakage
+
+
+def _write_json_atomic(path: str, payload) -> None:
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(payload, f, indent=1)
+  os.replace(tmp, path)
 
 
 def _program_state(state, attacker, *, round_num, attack_started, last_accuracy):

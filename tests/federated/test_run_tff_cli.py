@@ -54,6 +54,9 @@ def test_smoke_flagfile_writes_the_metrics_csv_and_outputs(smoke_run):
   assert (out_dir / 'attack' / 'gan' / 'round_00001.png').exists()
   assert os.listdir(out_dir / 'tensorboard')
   assert os.listdir(out_dir / 'program_state')
+  with open(out_dir / 'leakage.json') as f:
+    assert 'nn_ssim_mean' in json.load(f)['gan_adversary']
+  assert 'Leakage' in (out_dir / 'report.md').read_text()
   assert set(helpers.worker_pids()) <= smoke_run['workers_before']
 
 

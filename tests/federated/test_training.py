@@ -5,8 +5,10 @@ The command line is tested in test_run_tff_cli.py."""
 
 import asyncio
 import csv
+import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -21,6 +23,8 @@ from antigan_tf.federated import runtime as runtime_lib
 from antigan_tf.federated import training
 
 _TINY = dict(
+    oracle_max_train_examples=300,
+    oracle_epochs=1,
     num_clients=4,
     clients_per_round=3,
     rounds=2,
@@ -139,6 +143,25 @@ def test_attacked_run_writes_metrics_grids_and_the_defended_victim(attacked_runs
   assert set(shared_y.tolist()) == {6}
   # The injected client file is removed after the run.
   assert not (out / 'client_store' / 'adversary.injected.bin').exists()
+
+
+def test_attacked_run_measures_leakage_and_writes_the_report(attacked_runs):
+  out = attacked_runs['straight_dir']
+  leakage = attacked_runs['straight'].leakage
+  assert list(leakage) == ['gan_adversary', 'black_box', 'victim_shared']
+  for attacker in ('gan_adversary', 'black_box'):
+    values = leakage[attacker]
+    assert -1.0 <= values['nn_ssim_mean'] <= values['nn_ssim_p95'] <= 1.0
+    assert 0.0 <= values['oracle_rate'] <= 1.0 and values['frechet_distance'] >= 0.0
+  assert leakage['victim_shared']['pixel_variance_x'] > 0
+  with open(out / 'leakage.json') as f:
+    assert json.load(f) == json.loads(json.dumps(leakage))
+  report = (out / 'report.md').read_text()
+  assert '## Leakage' in report and 'gan_adversary' in report
+  # Every image the report embeds exists, by a path relative to the run.
+  links = re.findall(r'!\[[^]]*\]\(([^)]+)\)', report)
+  assert links and all((out / link).exists() for link in links)
+  assert any('attack/gan/round_00003.png' == link for link in links)
 
 
 def test_resumed_run_ends_exactly_like_the_uninterrupted_one(attacked_runs):

@@ -1,0 +1,130 @@
+"""`report.md` for a run directory: one file that says what happened.
+
+Reads what a run wrote (hparams.csv, metrics.csv, leakage.json, the image
+grids) and writes a Markdown summary next to them, with images embedded by
+relative path so the directory can be moved or zipped as a whole.
+Plain Python.
+"""
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+from antigan_tf.utils.io import read_csv_rows
+from antigan_tf.utils.io import read_hparams_csv
+
+REPORT_FILE = 'report.md'
+LEAKAGE_FILE = 'leakage.json'
+# The columns of metrics.csv shown in the summary, in this order.
+_SUMMARY_COLUMNS = ('test_accuracy', 'target_accuracy', 'test_loss', 'train_loss',
+                    'attack_target_confidence')
+# Flags worth a glance in the report's header (all are in hparams.csv).
+_KEY_FLAGS = ('dataset', 'defense', 'attacks', 'rounds', 'num_clients', 'clients_per_round',
+              'target_class', 'adversary_classes', 'seed')
+
+
+def format_value(value: Any) -> str:
+  """Numbers (or numeric strings, as read from CSV) with 4 significant
+  digits; integers and other text unchanged; '' for None."""
+  if value is None:
+    return ''
+  if isinstance(value, str):
+    try:
+      number = float(value)
+    except ValueError:
+      return value
+    if value.strip().lstrip('-').isdigit():
+      return value.strip()
+    value = number
+  if isinstance(value, (bool, int)):
+    return str(value)
+  if isinstance(value, float):
+    if math.isnan(value) or math.isinf(value):
+      return str(value)
+    return f'{value:.4g}'
+  return str(value)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+  """A GitHub-flavoured Markdown table."""
+  lines = ['| ' + ' | '.join(header) + ' |', '| ' + ' | '.join('---' for _ in header) + ' |']
+  for row in rows:
+    lines.append('| ' + ' | '.join(format_value(v).replace('|', '\\|') for v in row) + ' |')
+  return '\n'.join(lines)
+
+
+def _images(output_dir: str, subdir: str) -> list[str]:
+  directory = os.path.join(output_dir, subdir)
+  if not os.path.isdir(directory):
+    return []
+  return sorted(os.path.join(subdir, n) for n in os.listdir(directory) if n.endswith('.png'))
+
+
+def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
+  """Writes `<output_dir>/report.md` from the run's files and returns its path.
+
+  Sections: key flags, the last round's metrics and a per-round table,
+  leakage metrics (if `leakage.json` exists), and the image grids (what the
+  victim shares, the attackers' reconstructions).
+
+  Raises:
+    FileNotFoundError: `output_dir` has no hparams.csv (not a run directory).
+  """
+  hparams_path = os.path.join(output_dir, 'hparams.csv')
+  if not os.path.exists(hparams_path):
+    raise FileNotFoundError(f'{output_dir!r} is not a run directory (no hparams.csv).')
+  hparams = read_hparams_csv(hparams_path)
+  _, rows = read_csv_rows(os.path.join(output_dir, 'metrics.csv'))
+  leakage: Mapping[str, Any] = {}
+  leakage_path = os.path.join(output_dir, LEAKAGE_FILE)
+  if os.path.exists(leakage_path):
+    with open(leakage_path) as f:
+      leakage = json.load(f)
+
+  parts = [f'# {title or os.path.basename(os.path.abspath(output_dir))}', '']
+  parts += ['## Settings', '',
+            markdown_table(['flag', 'value'],
+                           [(k, hparams[k]) for k in _KEY_FLAGS if k in hparams]),
+            '', 'Every flag is in [hparams.csv](hparams.csv).', '']
+  if rows:
+    last = rows[-1]
+    parts += [f'## Utility after round {last["round"]}', '',
+              markdown_table(['metric', 'value'],
+                             [(k, last[k]) for k in _SUMMARY_COLUMNS if k in last]), '']
+    class_columns = sorted((k for k in last if k.startswith('accuracy_class_')),
+                           key=lambda k: int(k.rsplit('_', 1)[1]))
+    if class_columns:
+      parts += ['Per-class test accuracy:', '',
+                markdown_table([c.rsplit('_', 1)[1] for c in class_columns],
+                               [[last[c] for c in class_columns]]), '']
+    shown = ['round'] + [k for k in _SUMMARY_COLUMNS if k in last]
+    parts += ['Per round ([metrics.csv](metrics.csv)):', '',
+              markdown_table(shown, [[r.get(k, '') for k in shown] for r in rows]), '']
+  if leakage:
+    parts += ['## Leakage', '']
+    for attacker, values in leakage.items():
+      if isinstance(values, Mapping):
+        parts += [f'**{attacker}**', '',
+                  markdown_table(['metric', 'value'], list(values.items())), '']
+  grids = [('What the victim shares (target class)', _images(output_dir, 'victim')),
+           ('GAN adversary reconstructions', _images(output_dir, os.path.join('attack', 'gan'))),
+           ('Black-box attacker reconstructions',
+            _images(output_dir, os.path.join('attack', 'black_box')))]
+  if any(paths for _, paths in grids):
+    parts += ['## Images', '']
+    for caption, paths in grids:
+      if not paths:
+        continue
+      if len(paths) > 4:  # First, a few in between, last: a readable report.
+        paths = [paths[0], *paths[1:-1][::max(1, (len(paths) - 2) // 2)][:2], paths[-1]]
+      parts += [f'{caption}:', '']
+      parts += [f'![{os.path.basename(p)}]({p})' for p in paths]
+      parts += ['']
+  path = os.path.join(output_dir, REPORT_FILE)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    f.write('\n'.join(parts).rstrip() + '\n')
+  os.replace(tmp, path)
+  return path

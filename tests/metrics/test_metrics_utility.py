@@ -1,0 +1,115 @@
+"""Accuracies and RIAFI on hand examples and a toy model with fixed weights."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from antigan_tf.metrics import utility
+
+
+def _toy_classifier(softmax=False):
+  """2x2x1 images -> 3 scores: [sum, -sum, 0.1] (Dense weights set by hand)."""
+  inputs = tf.keras.Input((2, 2, 1))
+  dense = tf.keras.layers.Dense(3, activation='softmax' if softmax else None)
+  outputs = dense(tf.keras.layers.Flatten()(inputs))
+  model = tf.keras.Model(inputs, outputs)
+  dense.set_weights([np.array([[1.0, -1.0, 0.0]] * 4), np.array([0.0, 0.0, 0.1])])
+  return model
+
+
+def _images(*values):
+  return np.stack([np.full((2, 2, 1), v, np.float32) for v in values])
+
+
+def test_per_class_accuracy_by_hand():
+  y_true = [0, 0, 0, 1, 1, 3]
+  y_pred = [0, 1, 0, 1, 1, 0]
+  result = utility.per_class_accuracy(y_true, y_pred, 4)
+  np.testing.assert_allclose(result[[0, 1, 3]], [2 / 3, 1.0, 0.0])
+  assert math.isnan(result[2])  # Class 2 absent from y_true.
+  assert utility.accuracy(y_true, y_pred) == pytest.approx(4 / 6)
+
+
+def test_accuracy_takes_argmax_of_scores():
+  scores = np.array([[0.1, 0.9], [2.0, -1.0], [0.0, 3.0]])
+  assert utility.accuracy([1, 0, 0], scores) == pytest.approx(2 / 3)
+  np.testing.assert_allclose(utility.per_class_accuracy([1, 0, 0], scores, 2), [0.5, 1.0])
+
+
+def test_riafi_of_toy_model():
+  # Sums: +2 -> class 0, -2 -> class 1, 0 -> class 2 (bias 0.1 wins).
+  x = _images(0.5, 0.5, 0.5, -0.5)
+  model = _toy_classifier()
+  assert utility.riafi(model, x, 0) == pytest.approx(0.75)
+  assert utility.riafi(model, x, 1) == pytest.approx(0.25)
+  assert utility.riafi(model, _images(0.0, 0.5), 2) == pytest.approx(0.5)
+  assert utility.riafi(_toy_classifier(softmax=True), x, 0, batch_size=3) == pytest.approx(0.75)
+  # Any callable returning (B, K) scores works.
+  fn = lambda batch: tf.concat([tf.zeros([batch.shape[0], 1]), tf.ones([batch.shape[0], 1])], 1)
+  assert utility.riafi(fn, x, 1) == 1.0
+
+
+def test_riafi_ratio():
+  assert utility.riafi_ratio(0.45, 0.9) == pytest.approx(0.5)
+  assert utility.riafi_ratio(0.0, 0.5) == 0.0
+  assert utility.riafi_ratio(1.0, 0.5) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize('defended, undefended, match', [
+    (0.5, 0.0, 'riafi_undefended.*0'),
+    (1.5, 0.5, 'riafi_defended'),
+    (0.5, -0.1, 'riafi_undefended'),
+    (math.nan, 0.5, 'riafi_defended'),
+    (0.5, math.inf, 'riafi_undefended'),
+    ('0.5', 0.5, 'riafi_defended'),
+])
+def test_riafi_ratio_rejects_bad_values(defended, undefended, match):
+  with pytest.raises(ValueError, match=match):
+    utility.riafi_ratio(defended, undefended)
+
+
+def test_riafi_rejects_bad_arguments():
+  model = _toy_classifier()
+  x = _images(0.5, -0.5)
+  with pytest.raises(ValueError, match='target_class.*3 classes'):
+    utility.riafi(model, x, 3)
+  with pytest.raises(ValueError, match='target_class'):
+    utility.riafi(model, x, -1)
+  with pytest.raises(ValueError, match='x_real_target.*empty'):
+    utility.riafi(model, x[:0], 0)
+  with pytest.raises(ValueError, match='x_real_target.*NaN'):
+    utility.riafi(model, x * np.nan, 0)
+  with pytest.raises(ValueError, match=r'x_real_target.*\[-1, 1\]'):
+    utility.riafi(model, x * 3, 0)
+  with pytest.raises(ValueError, match='x_real_target.*shape'):
+    utility.riafi(model, x[0], 0)
+  with pytest.raises(ValueError, match='batch_size'):
+    utility.riafi(model, x, 0, batch_size=0)
+  with pytest.raises(ValueError, match='classifier'):
+    utility.riafi('not a model', x, 0)
+  with pytest.raises(ValueError, match='classifier.*num_classes'):
+    utility.riafi(lambda batch: tf.zeros([batch.shape[0]]), x, 0)
+
+
+@pytest.mark.parametrize('y_true, y_pred, match', [
+    ([], [], 'y_true.*empty'),
+    ([0, 1], [0], 'y_pred.*expected 2'),
+    ([0, 5], [0, 1], 'y_true.*labels in'),
+    ([0, 1], [0, 7], 'y_pred.*labels in'),
+    ([0.5, 1], [0, 1], 'y_true.*whole'),
+    ([0, 1], [[0.1, np.nan], [1, 0]], 'y_pred.*NaN'),
+    ([0, 1], [[0.1, 0.2, 0.3]] * 2, 'y_pred.*3 classes'),
+    ([[0, 1]], [0, 1], 'y_true.*shape'),
+])
+def test_per_class_accuracy_rejects_bad_labels(y_true, y_pred, match):
+  with pytest.raises(ValueError, match=match):
+    utility.per_class_accuracy(y_true, y_pred, 4)
+
+
+def test_accuracy_rejects_bad_labels():
+  with pytest.raises(ValueError, match='y_true.*non-negative'):
+    utility.accuracy([-1, 0], [0, 0])
+  with pytest.raises(ValueError, match='num_classes'):
+    utility.per_class_accuracy([0], [0], 0)
