@@ -17,6 +17,8 @@ architecture and a fingerprint of the training arrays), and refuses with a
 ValueError otherwise, rather than silently retraining over someone's cache.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -267,6 +269,18 @@ def _read_cache(model_path: str, meta_path: str, expected: dict[str, Any]) -> Or
   return oracle
 
 
+@contextlib.contextmanager
+def _cache_lock(cache_dir, dataset: str):
+  """An exclusive advisory lock on the dataset's oracle cache (POSIX flock)."""
+  path = os.path.join(os.fspath(cache_dir), f'oracle_{dataset}.lock')
+  with open(path, 'a') as lock_file:
+    fcntl.flock(lock_file, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 def load_or_train_oracle(
     cache_dir: str,
     *,
@@ -312,58 +326,60 @@ def load_or_train_oracle(
     max_train_examples = checks.check_int(max_train_examples, 'max_train_examples', 1)
   if not isinstance(cache_dir, (str, os.PathLike)):
     raise ValueError(f'`cache_dir` must be a directory path, got {cache_dir!r}.')
-  model_path, meta_path = cache_paths(cache_dir, dataset)
-  have_model, have_meta = os.path.exists(model_path), os.path.exists(meta_path)
-  hint = _fix_hint(model_path, meta_path)
-  if have_model != have_meta:
-    present, missing = (model_path, meta_path) if have_model else (meta_path, model_path)
-    raise ValueError(f'Incomplete oracle cache: {present} exists but {missing} does not '
-                     f'(an interrupted write, or files copied by hand). {hint}')
-
-  data = sources.load_dataset(dataset, split='train', data_dir=data_dir)
-  x, y = data.x, data.y
-  if max_train_examples is not None:
-    x, y = x[:max_train_examples], y[:max_train_examples]
-  expected = {
-      'format_version': FORMAT_VERSION,
-      'dataset': dataset,
-      'image_shape': [int(d) for d in x.shape[1:]],
-      'num_classes': int(data.num_classes),
-      'epochs': epochs,
-      'seed': seed,
-      'max_train_examples': max_train_examples,
-      'num_train_examples': int(len(x)),
-      'data_fingerprint': fingerprint.array_fingerprint(x, y),
-      'width': DEFAULT_WIDTH,
-      'dense_units': DENSE_UNITS,
-      'batch_size': DEFAULT_BATCH_SIZE,
-      'learning_rate': LEARNING_RATE,
-  }
-  if have_model:
-    oracle = _read_cache(model_path, meta_path, expected)
-    if progress:
-      logging.info('Loaded the %s oracle from %s.', dataset, model_path)
-    return oracle
-
-  if progress:
-    logging.info('Training the %s oracle on %d images for %d epoch(s); it will be cached at '
-                 '%s.', dataset, len(x), epochs, model_path)
-  start = time.monotonic()
-  model = train_oracle(x, y, num_classes=data.num_classes, epochs=epochs,
-                       batch_size=DEFAULT_BATCH_SIZE, seed=seed, width=DEFAULT_WIDTH,
-                       progress=progress)
-  history = model.history.history if model.history is not None else {}
-  metadata = dict(expected)
-  metadata.update({
-      'data_source': data.source,
-      'final_train_accuracy': float(history['accuracy'][-1]) if 'accuracy' in history else None,
-      'train_seconds': round(time.monotonic() - start, 1),
-      'tensorflow_version': tf.__version__,
-  })
   os.makedirs(os.fspath(cache_dir), exist_ok=True)
-  if os.path.exists(model_path) or os.path.exists(meta_path):
-    raise ValueError(f'Another process wrote an oracle cache at {model_path} while this one '
-                     f'was training; not overwriting it. {hint}')
-  _save_model_atomic(model, model_path)
-  _write_json_atomic(meta_path, metadata)
-  return Oracle(model, metadata=metadata, path=model_path, loaded_from_cache=False)
+  # One process trains, concurrent ones (parallel sweep runs) wait and load.
+  with _cache_lock(cache_dir, dataset):
+    model_path, meta_path = cache_paths(cache_dir, dataset)
+    have_model, have_meta = os.path.exists(model_path), os.path.exists(meta_path)
+    hint = _fix_hint(model_path, meta_path)
+    if have_model != have_meta:
+      present, missing = (model_path, meta_path) if have_model else (meta_path, model_path)
+      raise ValueError(f'Incomplete oracle cache: {present} exists but {missing} does not '
+                       f'(an interrupted write, or files copied by hand). {hint}')
+
+    data = sources.load_dataset(dataset, split='train', data_dir=data_dir)
+    x, y = data.x, data.y
+    if max_train_examples is not None:
+      x, y = x[:max_train_examples], y[:max_train_examples]
+    expected = {
+        'format_version': FORMAT_VERSION,
+        'dataset': dataset,
+        'image_shape': [int(d) for d in x.shape[1:]],
+        'num_classes': int(data.num_classes),
+        'epochs': epochs,
+        'seed': seed,
+        'max_train_examples': max_train_examples,
+        'num_train_examples': int(len(x)),
+        'data_fingerprint': fingerprint.array_fingerprint(x, y),
+        'width': DEFAULT_WIDTH,
+        'dense_units': DENSE_UNITS,
+        'batch_size': DEFAULT_BATCH_SIZE,
+        'learning_rate': LEARNING_RATE,
+    }
+    if have_model:
+      oracle = _read_cache(model_path, meta_path, expected)
+      if progress:
+        logging.info('Loaded the %s oracle from %s.', dataset, model_path)
+      return oracle
+
+    if progress:
+      logging.info('Training the %s oracle on %d images for %d epoch(s); it will be cached at '
+                   '%s.', dataset, len(x), epochs, model_path)
+    start = time.monotonic()
+    model = train_oracle(x, y, num_classes=data.num_classes, epochs=epochs,
+                         batch_size=DEFAULT_BATCH_SIZE, seed=seed, width=DEFAULT_WIDTH,
+                         progress=progress)
+    history = model.history.history if model.history is not None else {}
+    metadata = dict(expected)
+    metadata.update({
+        'data_source': data.source,
+        'final_train_accuracy': float(history['accuracy'][-1]) if 'accuracy' in history else None,
+        'train_seconds': round(time.monotonic() - start, 1),
+        'tensorflow_version': tf.__version__,
+    })
+    if os.path.exists(model_path) or os.path.exists(meta_path):
+      raise ValueError(f'Another process wrote an oracle cache at {model_path} while this one '
+                       f'was training; not overwriting it. {hint}')
+    _save_model_atomic(model, model_path)
+    _write_json_atomic(meta_path, metadata)
+    return Oracle(model, metadata=metadata, path=model_path, loaded_from_cache=False)

@@ -1,5 +1,6 @@
 """The leakage oracle: training, the disk cache and its refusals."""
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -219,3 +220,13 @@ def test_oracle_rejects_wrong_images(fashion_cache):
     oracle.features(np.full((2, 28, 28, 1), np.nan, np.float32))
   with pytest.raises(ValueError, match='`model`'):
     oracle_lib.Oracle('model')
+
+
+def test_concurrent_callers_train_once_and_share_the_cache(tmp_path):
+  # Parallel sweep runs share one cache: the flock makes one train, the
+  # others wait and load.
+  settings = dict(dataset='fashion_mnist', epochs=1, max_train_examples=200, progress=False)
+  with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    oracles = list(pool.map(
+        lambda _: oracle_lib.load_or_train_oracle(tmp_path, **settings), range(2)))
+  assert sorted(o.loaded_from_cache for o in oracles) == [False, True]
