@@ -20,8 +20,8 @@ LEAKAGE_FILE = 'leakage.json'
 # The columns of metrics.csv shown in the summary, in this order.
 _SUMMARY_COLUMNS = ('test_accuracy', 'target_accuracy', 'test_loss', 'train_loss',
                     'attack_target_confidence')
-# Flags worth a glance in the report's header (all are in hparams.csv).
-_KEY_FLAGS = ('dataset', 'defense', 'attacks', 'rounds', 'num_clients', 'clients_per_round',
+# Settings worth a glance in the report's header (all are in hparams.csv).
+_KEY_SETTINGS = ('dataset', 'defense', 'attacks', 'rounds', 'num_clients', 'clients_per_round',
               'target_class', 'adversary_classes', 'seed')
 
 
@@ -86,7 +86,7 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
   parts = [f'# {title or os.path.basename(os.path.abspath(output_dir))}', '']
   parts += ['## Settings', '',
             markdown_table(['flag', 'value'],
-                           [(k, hparams[k]) for k in _KEY_FLAGS if k in hparams]),
+                           [(k, hparams[k]) for k in _KEY_SETTINGS if k in hparams]),
             '', 'Every flag is in [hparams.csv](hparams.csv).', '']
   if rows:
     last = rows[-1]
