@@ -38,6 +38,7 @@ from antigan_tf.defense import monitoring
 from antigan_tf.defense import projection
 from antigan_tf.defense.gan import AntiGAN
 from antigan_tf.models import builders
+from antigan_tf.utils import io as io_utils
 
 SAVE_FORMAT_VERSION = 1
 # Files written by `Defender.save`.
@@ -260,14 +261,6 @@ def _check_epochs(epochs) -> int:
   return int(epochs)
 
 
-def _write_json_atomic(path: str, payload: Mapping[str, Any]) -> None:
-  tmp = f'{path}.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(payload, f, indent=2, sort_keys=True)
-    f.write('\n')
-  os.replace(tmp, path)
-
-
 def _non_finite_keys(logs: Optional[Mapping[str, Any]]) -> list[str]:
   bad = []
   for key, value in (logs or {}).items():
@@ -432,7 +425,7 @@ class Defender:
     path = os.path.join(checkpoint_dir, CHECKPOINT_CONFIG_FILE)
     current = {'image_shape': list(self.image_shape), **self.config.to_dict()}
     if not os.path.exists(path):
-      _write_json_atomic(path, current)
+      io_utils.write_json_atomic(path, current)
       return
     try:
       with open(path) as f:
@@ -769,7 +762,7 @@ class Defender:
     tmp = os.path.join(directory, f'.tmp-{SIM_TARGET_FILE}')
     np.save(tmp, self.gan.target.numpy())
     os.replace(tmp, os.path.join(directory, SIM_TARGET_FILE))
-    _write_json_atomic(os.path.join(directory, METADATA_FILE), {
+    io_utils.write_json_atomic(os.path.join(directory, METADATA_FILE), {
         'format_version': SAVE_FORMAT_VERSION,
         'image_shape': list(self.image_shape),
         'config': self.config.to_dict(),

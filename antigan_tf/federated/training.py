@@ -34,7 +34,6 @@ Outputs under `output_dir`:
 
 import asyncio
 import collections
-import json
 import os
 import shutil
 import tempfile
@@ -60,6 +59,7 @@ from antigan_tf.federated import processes
 from antigan_tf.federated import runtime as runtime_lib
 from antigan_tf.federated import victim as victim_lib
 from antigan_tf.utils import checks
+from antigan_tf.utils import io as io_utils
 from antigan_tf.utils.fingerprint import array_fingerprint
 from antigan_tf.utils.io import format_hparam
 from antigan_tf.utils.io import read_csv_rows
@@ -371,10 +371,9 @@ def run_federated(
   """
   hparams = collections.OrderedDict(sorted(locals().items()))
   config = _defender_config(defender_config)
-  hparams['defender_config'] = None
+  del hparams['defender_config']  # Recorded field by field instead.
   for name, value in config.to_dict().items():
     hparams[f'defender_{name}'] = value if defense == 'anti_gan' else None
-  del hparams['defender_config']
   hparams['victim_transform'] = (
       None if victim_transform is None else victim_lib.describe(victim_transform))
   hparams['attacks'] = ','.join(attacks)
@@ -614,7 +613,8 @@ def run_federated(
         target_class=target_class, dataset=dataset, data_dir=data_dir, oracle_dir=oracle_dir,
         oracle_epochs=oracle_epochs, oracle_max_train_examples=oracle_max_train_examples,
         seed=seed, progress=progress)
-    _write_json_atomic(os.path.join(output_dir, metrics_lib.LEAKAGE_FILE), leakage)
+    io_utils.write_json_atomic(
+        os.path.join(output_dir, metrics_lib.LEAKAGE_FILE), leakage, sort_keys=False)
   metrics_lib.write_run_report(output_dir)
 
   final_metrics = history[-1] if history else _last_released_row(output_dir)
@@ -658,13 +658,6 @@ def _measure_leakage(*, real_target, shared, gan_reconstructions, black_box_dir,
   return leakage
 
 
-def _write_json_atomic(path: str, payload) -> None:
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(payload, f, indent=1)
-  os.replace(tmp, path)
-
-
 def _program_state(state, attacker, *, round_num, attack_started, last_accuracy):
   return collections.OrderedDict(
       learning=state,
@@ -694,9 +687,7 @@ def _save_reconstructions(gan_attacker, num_images, out_dir, round_num):
   os.makedirs(out_dir, exist_ok=True)
   images = gan_attacker.reconstructions(num_images)
   monitoring.save_image_grid(images, os.path.join(out_dir, f'round_{round_num:05d}.png'))
-  tmp = os.path.join(out_dir, 'latest.tmp.npz')
-  np.savez(tmp, x=images, round=np.int64(round_num))
-  os.replace(tmp, os.path.join(out_dir, 'latest.npz'))
+  io_utils.savez_atomic(os.path.join(out_dir, 'latest.npz'), x=images, round=np.int64(round_num))
 
 
 def _black_box_attack(victim_data, *, target_class, out_dir, steps, num_reconstructions,
@@ -715,6 +706,4 @@ def _black_box_attack(victim_data, *, target_class, out_dir, steps, num_reconstr
       progress=progress)
   os.makedirs(out_dir, exist_ok=True)
   monitoring.save_image_grid(result.reconstructions, os.path.join(out_dir, 'reconstructions.png'))
-  tmp = npz_path + '.tmp.npz'
-  np.savez(tmp, x=result.reconstructions, key=np.array(key))
-  os.replace(tmp, npz_path)
+  io_utils.savez_atomic(npz_path, x=result.reconstructions, key=np.array(key))

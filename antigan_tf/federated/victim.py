@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from antigan_tf.defense import defender as defender_lib
+from antigan_tf.utils import io as io_utils
 from antigan_tf.utils.fingerprint import array_fingerprint
 
 VictimTransform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -153,7 +154,5 @@ def apply_cached(
   y_out = y_out.astype(np.int32)
   if cache_path is not None:
     os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
-    tmp = cache_path + '.tmp.npz'
-    np.savez(tmp, x=x_out, y=y_out, key=np.array(key))
-    os.replace(tmp, cache_path)
+    io_utils.savez_atomic(cache_path, x=x_out, y=y_out, key=np.array(key))
   return x_out, y_out, False

@@ -34,6 +34,7 @@ from antigan_tf.metrics import _validation
 from antigan_tf.models import builders
 from antigan_tf.models import seeding
 from antigan_tf.utils import checks
+from antigan_tf.utils import io as io_utils
 from antigan_tf.utils import fingerprint
 
 FORMAT_VERSION = 1
@@ -211,18 +212,6 @@ def _check_dataset_name(dataset) -> str:
   return dataset
 
 
-def _write_json_atomic(path: str, payload: dict[str, Any]) -> None:
-  tmp = f'{path}.tmp-{os.getpid()}'
-  try:
-    with open(tmp, 'w') as f:
-      json.dump(payload, f, indent=2, sort_keys=True)
-      f.write('\n')
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-
-
 def _save_model_atomic(model: tf.keras.Model, path: str) -> None:
   directory, name = os.path.split(path)
   tmp = os.path.join(directory, f'.tmp-{os.getpid()}-{name}')  # Keras needs the suffix.
@@ -381,5 +370,5 @@ def load_or_train_oracle(
       raise ValueError(f'Another process wrote an oracle cache at {model_path} while this one '
                        f'was training; not overwriting it. {hint}')
     _save_model_atomic(model, model_path)
-    _write_json_atomic(meta_path, metadata)
+    io_utils.write_json_atomic(meta_path, metadata)
     return Oracle(model, metadata=metadata, path=model_path, loaded_from_cache=False)

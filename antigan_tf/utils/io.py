@@ -1,6 +1,7 @@
 """File helpers shared by the run functions (plain `csv`/`os`, no TF)."""
 
 import csv
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -51,3 +52,28 @@ def read_csv_rows(path: str) -> tuple[list[str], list[dict[str, str]]]:
     reader = csv.DictReader(f)
     rows = list(reader)
     return list(reader.fieldnames or []), rows
+
+
+def write_json_atomic(path: str, payload: Mapping[str, Any], *, sort_keys: bool = True) -> str:
+  """Writes JSON to a per-process temporary file and renames it over `path`."""
+  path = os.fspath(path)
+  tmp = f'{path}.tmp-{os.getpid()}'
+  try:
+    with open(tmp, 'w') as f:
+      json.dump(payload, f, indent=2, sort_keys=sort_keys)
+      f.write('\n')
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+  return path
+
+
+def savez_atomic(path: str, **arrays) -> str:
+  """`numpy.savez` to a temporary file renamed over `path` (never half-written)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  path = os.fspath(path)
+  tmp = f'{path}.tmp-{os.getpid()}.npz'
+  np.savez(tmp, **arrays)
+  os.replace(tmp, path)
+  return path
