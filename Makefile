@@ -32,7 +32,7 @@ test-all: install datasets
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 
 demo: install datasets
-	$(PY) bin/run_tff --flagfile=configs/demo.flags
+	$(PY) bin/run_sweep --flagfile=configs/sweeps/main.flags
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -1,43 +1,77 @@
-"""Sweeps: a grid of `bin/run_tff` runs, one CSV row per run, plots, a report.
+"""Sweeps: a set of `bin/run_tff` runs, one CSV row per run, plots, a report.
 
-Each configuration of the grid is one `run_tff` process (its own TFF worker,
-its own run directory), so configurations run in parallel processes and a
-sweep inherits everything a run does: checkpoints, resume, leakage.json,
-report.md. Re-running a sweep skips finished runs and resumes unfinished
-ones. Plain Python (plus matplotlib for the plots).
+Each configuration is one `run_tff` process (its own TFF worker, its own run
+directory), so configurations run in parallel processes and a sweep inherits
+everything a run does: checkpoints, resume, leakage.json, report.md.
+Re-running a sweep skips finished runs and resumes unfinished ones. Plain
+Python (plus matplotlib for the plots).
+
+Configurations are a product `grid` (every combination of its values),
+optionally times a union of `arms` (each arm is its own product grid, e.g. one
+arm for Anti-GAN over lambda2 and one for DP over noise multipliers). With a
+`reference` (e.g. `{'defense': 'none'}`), every configuration gets a
+reference run: the same configuration with its defense flags (`defense`,
+`defender_*`, `dp_*`) replaced by the reference's, so the same seed and
+settings without the defense. sweep.csv then also holds, per run:
+
+  riafi                        the target-class test accuracy of the global
+                               model (the paper's RIAFI in the federation),
+                               averaged over the last `RIAFI_ROUNDS` rounds;
+  riafi_ratio                  riafi / the reference's;
+  central_riafi_ratio          the same for the centrally trained classifier
+                               (`central_riafi` in utility.json);
+  test_accuracy_ratio          the same for the overall test accuracy;
+  <attacker>.nn_ssim_ratio     the attacker's mean nearest-neighbour SSIM to
+                               the victim's images / the reference's.
 
   sweep_dir/
-    sweep.json        the base flagfile's flags, the grid, the command;
-    sweep.csv         one row per run: grid values, last-round metrics,
-                      leakage (`<attacker>.<metric>`);
-    plots/*.png       one plot per (x, y) pair asked for;
-    report.md         the table and the plots;
+    sweep.json        the base flagfile, grid, arms, reference, the command;
+    sweep.csv         one row per run: its flags, last-round metrics,
+                      leakage (`<attacker>.<metric>`), reference ratios;
+    plots/*.png       the (x, y) plots asked for, the privacy-utility frontier,
+                      the defenders' loss curves;
+    report.md         the table, the plots and every run's image grids;
     runs/<name>/      each run's directory; runs/<name>.log its output.
 """
 
 import collections
 import concurrent.futures
+import csv
+import functools
 import itertools
-import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Optional
 
 import tqdm
 
+from antigan_tf.experiments import plots as plots_lib
 from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils import checks
 from antigan_tf.utils.io import read_csv_rows
 from antigan_tf.utils.io import read_hparams_csv
+from antigan_tf.utils.io import write_json_atomic
 
 SWEEP_CSV = 'sweep.csv'
 RUNS_DIR = 'runs'
+PLOTS_DIR = 'plots'
+FRONTIER_PLOT = 'privacy_utility_frontier.png'
+DEFENDER_LOSS_PLOT = 'defender_losses.png'
 # run_tff flags a grid may not set: the sweep owns them.
 _RESERVED = frozenset({'output_dir', 'flagfile', 'overwrite', 'progress'})
 _FLAG_LINE = re.compile(r'^\s+--(?:\[no\])?([A-Za-z0-9_]+)[:=]?')
+_POLL_SECONDS = 2.0
+# `antigan_tf.federated.training.PHASE_MARKER` (not imported: that module needs TFF).
+_PHASE_LINE = re.compile(r'\[antigan_tf phase\] ([^\n]*)')
+# A run's RIAFI is its target-class test accuracy averaged over its last
+# rounds: with one-class clients the global model's per-class accuracy swings
+# from round to round, and one round would make the ratio a coin toss.
+RIAFI_ROUNDS = 5
 
 
 class SweepResult(NamedTuple):
@@ -46,14 +80,18 @@ class SweepResult(NamedTuple):
   Attributes:
     rows: one mapping per finished run (as in sweep.csv).
     csv_path: sweep.csv.
+    report_path: report.md.
     failed: names of the runs that ended with an error (see runs/<name>.log).
     skipped: names of the runs that were already finished.
+    seconds: wall time of this call.
   """
 
   rows: list[Mapping[str, Any]]
   csv_path: str
+  report_path: str
   failed: list[str]
   skipped: list[str]
+  seconds: float
 
 
 def default_run_tff() -> str:
@@ -69,13 +107,21 @@ def default_run_tff() -> str:
   return found
 
 
-def parse_grid(specs: Sequence[str]) -> 'collections.OrderedDict[str, list[str]]':
+def parse_grid(specs: Sequence[str], *, separator: Optional[str] = None
+              ) -> 'collections.OrderedDict[str, list[str]]':
   """`['name=v1,v2', ...]` -> OrderedDict(name -> [v1, v2]).
+
+  Args:
+    specs: 'name=v1,v2' strings (a leading '--' on the name is allowed).
+    separator: if given, each spec may hold several entries joined by it
+      (`parse_grid(['a=1,2;b=3'], separator=';')`).
 
   Raises:
     ValueError: a spec without '=', an empty name or value list, a repeated
       name, or an empty value.
   """
+  if separator:
+    specs = [part for spec in specs for part in spec.split(separator) if part.strip()]
   grid = collections.OrderedDict()
   for spec in specs:
     name, sep, values = spec.partition('=')
@@ -91,6 +137,27 @@ def parse_grid(specs: Sequence[str]) -> 'collections.OrderedDict[str, list[str]]
   return grid
 
 
+def parse_arm(spec: str) -> 'collections.OrderedDict[str, list[str]]':
+  """One arm, 'name=v1,v2;name2=v3' -> its grid (see `parse_grid`)."""
+  arm = parse_grid([spec], separator=';')
+  if not arm:
+    raise ValueError(f'Arm {spec!r} is empty; it must look like name=v1,v2;name2=v3.')
+  return arm
+
+
+def parse_reference(spec: str) -> 'collections.OrderedDict[str, str]':
+  """'defense=none;...' -> the reference's flag values (one value each).
+
+  Raises:
+    ValueError: a malformed spec or a flag with several values.
+  """
+  reference = parse_grid([spec], separator=';')
+  several = [k for k, v in reference.items() if len(v) != 1]
+  if several or not reference:
+    raise ValueError(f'The reference {spec!r} must give one value per flag, e.g. defense=none.')
+  return collections.OrderedDict((k, v[0]) for k, v in reference.items())
+
+
 def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list['collections.OrderedDict[str, str]']:
   """Every combination of the grid's values, in order (the last name varies fastest)."""
   if not grid:
@@ -98,6 +165,54 @@ def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list['collections.OrderedD
   names = list(grid)
   return [collections.OrderedDict(zip(names, (str(v) for v in combo)))
           for combo in itertools.product(*(grid[n] for n in names))]
+
+
+def expand_configurations(
+    grid: Mapping[str, Sequence[Any]],
+    arms: Sequence[Mapping[str, Sequence[Any]]] = (),
+) -> list['collections.OrderedDict[str, str]']:
+  """The grid's combinations, times the union of the arms' combinations.
+
+  Duplicates (the same flags and values) are kept once, in first-seen order.
+
+  Raises:
+    ValueError: an arm sets a flag the grid also sets.
+  """
+  configs = []
+  for arm in arms or [{}]:
+    both = sorted(set(arm) & set(grid))
+    if both:
+      raise ValueError(f'{both} are set by both the grid and an arm; set them in one place.')
+    for base in expand_grid(grid):
+      for extra in expand_grid(arm):
+        configs.append(collections.OrderedDict([*base.items(), *extra.items()]))
+  unique = collections.OrderedDict()
+  for config in configs:
+    unique.setdefault(run_name(config), config)
+  return list(unique.values())
+
+
+def is_defense_flag(name: str) -> bool:
+  """Whether a run_tff flag belongs to the defense (replaced in reference runs)."""
+  return name == 'defense' or name.startswith(('defender_', 'dp_'))
+
+
+def reference_configuration(params: Mapping[str, str], reference: Mapping[str, str]
+                            ) -> 'collections.OrderedDict[str, str]':
+  """`params` with its defense flags replaced by `reference`'s.
+
+  Flags keep their order (so a configuration that already is its own
+  reference keeps its name); defense flags the reference does not set are
+  dropped; the reference's other flags come last.
+  """
+  out = collections.OrderedDict()
+  for name, value in params.items():
+    if name in reference:
+      out[name] = reference[name]
+    elif not is_defense_flag(name):
+      out[name] = value
+  out.update((k, v) for k, v in reference.items() if k not in out)
+  return out
 
 
 def run_name(params: Mapping[str, str]) -> str:
@@ -108,14 +223,20 @@ def run_name(params: Mapping[str, str]) -> str:
   return re.sub(r'[^A-Za-z0-9_.,=+-]', '_', text)
 
 
-def run_tff_flag_names(run_tff: str) -> set[str]:
-  """The flags `run_tff` defines, read from its --helpfull."""
+@functools.lru_cache(maxsize=None)
+def run_tff_flag_names(run_tff: str) -> frozenset[str]:
+  """The flags `run_tff` defines, read from its --helpfull (once per process)."""
   proc = subprocess.run([sys.executable, run_tff, '--helpfull'], capture_output=True,
                         text=True, stdin=subprocess.DEVNULL, timeout=600)
   names = {m.group(1) for line in proc.stdout.splitlines() if (m := _FLAG_LINE.match(line))}
   if 'output_dir' not in names:
     raise RuntimeError(f'Could not read the flags of {run_tff}:\n{proc.stderr[-2000:]}')
-  return names
+  return frozenset(names)
+
+
+def _rounds_done(run_dir: str) -> int:
+  _, rows = read_csv_rows(os.path.join(run_dir, 'metrics.csv'))
+  return int(rows[-1]['round']) if rows else 0
 
 
 def _finished(run_dir: str) -> bool:
@@ -123,29 +244,73 @@ def _finished(run_dir: str) -> bool:
   if not (os.path.exists(hparams_path) and os.path.exists(os.path.join(run_dir, 'report.md'))):
     return False
   rounds = read_hparams_csv(hparams_path).get('rounds')
-  _, rows = read_csv_rows(os.path.join(run_dir, 'metrics.csv'))
-  return bool(rows) and rows[-1].get('round') == rounds
+  return rounds is not None and _rounds_done(run_dir) == int(rounds)
 
 
 def collect_row(run_dir: str, params: Mapping[str, str]) -> 'collections.OrderedDict[str, Any]':
-  """A sweep.csv row: the grid values, then the last round's metrics, then
-  leakage as `<attacker>.<metric>`."""
+  """A sweep.csv row: the run's name, its flags (grid values, then `defense`
+  and `attacks` from hparams.csv), the last round's metrics, `riafi` (see the
+  module docstring), utility.json, then leakage as `<attacker>.<metric>`."""
   row = collections.OrderedDict(run=os.path.basename(run_dir))
   row.update(params)
+  hparams_path = os.path.join(run_dir, 'hparams.csv')
+  if os.path.exists(hparams_path):
+    hparams = read_hparams_csv(hparams_path)
+    for name in ('defense', 'attacks'):
+      row.setdefault(name, hparams.get(name, ''))
   _, rows = read_csv_rows(os.path.join(run_dir, 'metrics.csv'))
   if rows:
     row.update((k, v) for k, v in rows[-1].items() if k not in row)
-  leakage_path = os.path.join(run_dir, report_lib.LEAKAGE_FILE)
-  if os.path.exists(leakage_path):
-    with open(leakage_path) as f:
-      for attacker, values in json.load(f).items():
-        for metric, value in values.items():
-          row[f'{attacker}.{metric}'] = value
+    last = [plots_lib.as_number(r.get('target_accuracy')) for r in rows[-RIAFI_ROUNDS:]]
+    last = [v for v in last if v is not None]
+    row['riafi'] = sum(last) / len(last) if last else None
+  row.update(report_lib.read_json(os.path.join(run_dir, report_lib.UTILITY_FILE)))
+  for attacker, values in report_lib.read_json(
+      os.path.join(run_dir, report_lib.LEAKAGE_FILE)).items():
+    for metric, value in values.items():
+      row[f'{attacker}.{metric}'] = value
   return row
 
 
+def _ratio(numerator, denominator) -> Optional[float]:
+  a, b = plots_lib.as_number(numerator), plots_lib.as_number(denominator)
+  return None if a is None or b is None or b == 0 else a / b
+
+
+def add_reference_columns(rows: Sequence[Mapping[str, Any]],
+                          reference_of: Mapping[str, str]) -> list[Mapping[str, Any]]:
+  """Adds `reference_run`, `riafi_ratio`, `test_accuracy_ratio`,
+  `central_riafi_ratio` and `<attacker>.nn_ssim_ratio` to each row (see the module docstring).
+
+  A ratio whose reference value is missing or zero is left empty: a reference
+  federation that never learned the target class cannot normalise anything.
+
+  Args:
+    rows: sweep rows (with `run`).
+    reference_of: run name -> the name of its reference run.
+
+  Returns:
+    New rows, in order.
+  """
+  by_name = {r['run']: r for r in rows}
+  out = []
+  for row in rows:
+    row = collections.OrderedDict(row)
+    reference = by_name.get(reference_of.get(row['run'], ''))
+    row['reference_run'] = reference['run'] if reference else ''
+    if reference is not None:
+      row['riafi_ratio'] = _ratio(row.get('riafi'), reference.get('riafi'))
+      row['test_accuracy_ratio'] = _ratio(row.get('test_accuracy'), reference.get('test_accuracy'))
+      row['central_riafi_ratio'] = _ratio(row.get('central_riafi'), reference.get('central_riafi'))
+      for attacker in plots_lib.ATTACKERS:
+        key = f'{attacker}.nn_ssim_mean'
+        if key in row:
+          row[f'{attacker}.nn_ssim_ratio'] = _ratio(row[key], reference.get(key))
+    out.append(row)
+  return out
+
+
 def _write_csv(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
-  import csv  # pylint: disable=g-import-not-at-top
   fieldnames: list[str] = []
   for row in rows:
     fieldnames.extend(k for k in row if k not in fieldnames)
@@ -153,153 +318,309 @@ def _write_csv(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
   with open(tmp, 'w', newline='') as f:
     writer = csv.DictWriter(f, fieldnames, restval='')
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: '' if v is None else v for k, v in r.items()} for r in rows)
   os.replace(tmp, path)
 
 
-def plot_sweep(rows: Sequence[Mapping[str, Any]], *, x: str, y: str, path: str,
-               by: Optional[str] = None, title: Optional[str] = None) -> str:
-  """A line plot of column `y` against column `x`, one line per value of `by`.
+class _RoundMonitor:
+  """A progress bar over the FedAvg rounds of all runs, read from their
+  metrics.csv files while they run (each run is a separate process), with
+  the stage of each running run (from its log's phase lines) as postfix."""
 
-  Raises:
-    ValueError: `x` or `y` is not a column of the rows.
-  """
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  def __init__(self, run_dirs: Mapping[str, str], total_rounds: int, enabled: bool):
+    self._run_dirs = run_dirs
+    self._bar = tqdm.tqdm(total=total_rounds, desc='sweep rounds', unit='round',
+                          disable=not enabled)
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._poll, daemon=True)
+    self._lock = threading.Lock()
+    self._running: dict[str, str] = {}  # name -> log path.
+    self._done = 0
 
-  for column in (x, y) + ((by,) if by else ()):
-    if not rows or column not in rows[0]:
-      raise ValueError(f'{column!r} is not a column of the sweep (have {sorted(rows[0]) if rows else []}).')
-  groups = collections.OrderedDict()
-  for row in rows:
-    groups.setdefault(row[by] if by else '', []).append(row)
-  fig, ax = plt.subplots(figsize=(5, 3.5))
-  for label, members in groups.items():
-    points = sorted((float(r[x]), float(r[y])) for r in members if r.get(y) not in ('', None))
-    if points:
-      ax.plot(*zip(*points), marker='o', label=f'{by}={label}' if by else None)
-  ax.set_xlabel(x)
-  ax.set_ylabel(y)
-  if title:
-    ax.set_title(title)
-  if by:
-    ax.legend()
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-  return path
+  def __enter__(self):
+    self._refresh()
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc):
+    self._stop.set()
+    self._thread.join()
+    self._refresh()
+    self._bar.close()
+
+  def started(self, name: str, log_path: str) -> None:
+    with self._lock:
+      self._running[name] = log_path
+    self._bar.write(f'run_sweep: started {name}')
+
+  def finished(self, name: str, message: str) -> None:
+    with self._lock:
+      self._running.pop(name, None)
+    self._bar.write(f'run_sweep: {message}')
+
+  def _refresh(self):
+    done = sum(_rounds_done(d) for d in self._run_dirs.values())
+    if done > self._done:
+      self._bar.update(done - self._done)
+      self._done = done
+    with self._lock:
+      running = dict(self._running)
+    phases = [f'{name}: {phase}' for name, path in running.items()
+              if (phase := last_phase(path))]
+    self._bar.set_postfix_str(' | '.join(phases), refresh=True)
+
+  def _poll(self):
+    while not self._stop.wait(_POLL_SECONDS):
+      self._refresh()
+
+
+def last_phase(log_path: str, tail_bytes: int = 65536) -> str:
+  """The last stage a run logged (`run_federated`'s phase lines), or ''."""
+  try:
+    with open(log_path, 'rb') as f:
+      f.seek(max(0, os.path.getsize(log_path) - tail_bytes))
+      text = f.read().decode('utf-8', errors='replace')
+  except OSError:
+    return ''
+  found = _PHASE_LINE.findall(text)
+  return found[-1].strip() if found else ''
 
 
 def run_sweep(
     *,
     output_dir: str,
     base_flagfile: str,
-    grid: Mapping[str, Sequence[Any]],
+    grid: Mapping[str, Sequence[Any]] = (),
+    arms: Sequence[Mapping[str, Sequence[Any]]] = (),
+    reference: Optional[Mapping[str, str]] = None,
     parallel: int = 1,
     extra_flags: Sequence[str] = (),
     plots: Sequence[tuple[str, str]] = (),
     plot_by: Optional[str] = None,
+    frontier: bool = False,
+    title: Optional[str] = None,
     run_tff: Optional[str] = None,
     progress: bool = True,
+    dry_run: bool = False,
 ) -> SweepResult:
-  """Runs every configuration of `grid` on top of `base_flagfile`.
+  """Runs every configuration on top of `base_flagfile`.
 
   Args:
     output_dir: the sweep directory (see the module docstring).
     base_flagfile: `run_tff` flagfile shared by all runs.
-    grid: run_tff flag name -> values; one run per combination.
+    grid: run_tff flag name -> values; every combination is run (times each
+      arm, if any).
+    arms: grids whose combinations are run as alternatives, e.g.
+      `[{'defense': ['none']}, {'defense': ['anti_gan'], 'defender_lambda2':
+      [12, 48]}]`.
+    reference: flag values of the reference runs, e.g. `{'defense': 'none'}`
+      (see the module docstring); adds the reference ratios to sweep.csv.
     parallel: runs at once (each a process with its own TFF worker).
     extra_flags: more `--name=value` flags for every run.
     plots: (x, y) column pairs to plot from sweep.csv.
     plot_by: a column whose values get one line each in the plots.
+    frontier: also plot the privacy-utility frontier (`plot_frontier`).
+    title: the report's title (default: the directory name).
     run_tff: path of the `run_tff` script (default: `default_run_tff()`).
-    progress: a progress bar over runs.
+    progress: a progress bar over the rounds of all runs, and a line per run
+      started and finished.
+    dry_run: check everything and return the planned runs (`rows` holds
+      each run's name and flags) without running or writing anything.
 
   Returns:
     A `SweepResult`.
 
   Raises:
-    ValueError: an unknown or reserved grid parameter, an empty value list,
-      a missing flagfile, or a bad `parallel`.
+    ValueError: an unknown or reserved flag in the grid, arms or reference,
+      an empty value list, a missing flagfile, or a bad `parallel`.
   """
+  start = time.monotonic()
   parallel = checks.check_int(parallel, 'parallel', 1)
   if not os.path.isfile(base_flagfile):
-    raise ValueError(f'`base_flagfile` {base_flagfile!r} does not exist.')
-  for name, values in grid.items():
-    if not values:
-      raise ValueError(f'Grid parameter {name!r} has an empty list of values.')
+    raise ValueError(f'`base_flagfile` {base_flagfile!r} does not exist (relative paths are '
+                     f'relative to the current directory {os.getcwd()!r}).')
+  grid = collections.OrderedDict(grid)
+  for name, values in itertools.chain(grid.items(), *(a.items() for a in arms)):
+    if isinstance(values, str) or not list(values):
+      raise ValueError(f'Grid parameter {name!r} needs a non-empty list of values, got {values!r}.')
   run_tff = run_tff or default_run_tff()
   known = run_tff_flag_names(run_tff)
-  unknown = sorted(set(grid) - known)
+  used = set(grid).union(*(set(a) for a in arms), reference or {})
+  unknown = sorted(used - known)
   if unknown:
     raise ValueError(f'Unknown grid parameter(s) {unknown}: not flags of run_tff.')
-  reserved = sorted(set(grid) & _RESERVED)
+  reserved = sorted(used & _RESERVED)
   if reserved:
     raise ValueError(f'Grid parameter(s) {reserved} are set by the sweep itself.')
 
+  configs = expand_configurations(grid, arms)
+  reference_of = {}
+  if reference:
+    for params in list(configs):
+      ref = reference_configuration(params, reference)
+      reference_of[run_name(params)] = run_name(ref)
+      if run_name(ref) not in {run_name(c) for c in configs}:
+        configs.append(ref)
+
+  if dry_run:
+    return SweepResult(
+        rows=[collections.OrderedDict(run=run_name(p), **p) for p in configs], csv_path='',
+        report_path='', failed=[], skipped=[], seconds=time.monotonic() - start)
   output_dir = os.path.abspath(output_dir)
   runs_dir = os.path.join(output_dir, RUNS_DIR)
   os.makedirs(runs_dir, exist_ok=True)
-  configs = expand_grid(grid)
   base_flagfile = os.path.abspath(base_flagfile)
-  with open(os.path.join(output_dir, 'sweep.json'), 'w') as f:
-    json.dump({'base_flagfile': base_flagfile, 'grid': {k: list(map(str, v)) for k, v in grid.items()},
-               'extra_flags': list(extra_flags), 'run_tff': run_tff}, f, indent=1)
+  write_json_atomic(os.path.join(output_dir, 'sweep.json'), {
+      'base_flagfile': base_flagfile,
+      'grid': {k: list(map(str, v)) for k, v in grid.items()},
+      'arms': [{k: list(map(str, v)) for k, v in a.items()} for a in arms],
+      'reference': dict(reference or {}),
+      'extra_flags': list(extra_flags), 'run_tff': run_tff,
+      'command': sys.argv}, sort_keys=False)
 
-  def launch(params):
-    name = run_name(params)
-    run_dir = os.path.join(runs_dir, name)
-    if _finished(run_dir):
-      return name, 'skipped'
-    command = [sys.executable, run_tff, f'--flagfile={base_flagfile}', f'--output_dir={run_dir}',
-               *[f'--{k}={v}' for k, v in params.items()], *extra_flags, '--progress=false']
-    with open(os.path.join(runs_dir, f'{name}.log'), 'w') as log:
-      code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL)
-    return name, 'ok' if code == 0 else 'failed'
+  run_dirs = collections.OrderedDict((run_name(p), os.path.join(runs_dir, run_name(p)))
+                                     for p in configs)
+  total_rounds = sum(_planned_rounds(base_flagfile, p, extra_flags) for p in configs)
 
-  outcomes = {}
-  with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
-    futures = [pool.submit(launch, params) for params in configs]
-    for future in tqdm.tqdm(concurrent.futures.as_completed(futures), total=len(futures),
-                            desc='sweep runs', unit='run', disable=not progress):
-      name, outcome = future.result()
-      outcomes[name] = outcome
+  with _RoundMonitor(run_dirs, total_rounds, progress) as monitor:
 
-  rows = [collect_row(os.path.join(runs_dir, run_name(p)), p) for p in configs
+    def launch(params):
+      name = run_name(params)
+      run_dir = run_dirs[name]
+      if _finished(run_dir):
+        return name, 'skipped'
+      command = [sys.executable, run_tff, f'--flagfile={base_flagfile}',
+                 f'--output_dir={run_dir}', *[f'--{k}={v}' for k, v in params.items()],
+                 *extra_flags, '--progress=false']
+      log_path = os.path.join(runs_dir, f'{name}.log')
+      began = time.monotonic()
+      with open(log_path, 'w') as log:
+        monitor.started(name, log_path)
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL)
+      outcome = 'ok' if code == 0 else 'failed'
+      monitor.finished(name, f'{"finished" if code == 0 else "FAILED"} {name} in '
+                             f'{time.monotonic() - began:.0f} s' +
+                       ('' if code == 0 else f' (see {log_path})'))
+      return name, outcome
+
+    outcomes = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+      for name, outcome in pool.map(launch, configs):
+        outcomes[name] = outcome
+
+  rows = [collect_row(run_dirs[run_name(p)], p) for p in configs
           if outcomes[run_name(p)] != 'failed']
+  if reference:
+    rows = add_reference_columns(rows, reference_of)
   csv_path = os.path.join(output_dir, SWEEP_CSV)
   _write_csv(csv_path, rows)
-  plot_paths = [
-      plot_sweep(rows, x=x, y=y, by=plot_by,
-                 path=os.path.join(output_dir, 'plots', f'{y}_vs_{x}.png'))
-      for x, y in plots if rows]
-  _write_sweep_report(output_dir, rows, plot_paths, configs, outcomes)
-  return SweepResult(
-      rows=rows, csv_path=csv_path,
-      failed=sorted(n for n, o in outcomes.items() if o == 'failed'),
-      skipped=sorted(n for n, o in outcomes.items() if o == 'skipped'))
-
-
-def _write_sweep_report(output_dir, rows, plot_paths, configs, outcomes):
-  grid_columns = list(configs[0]) if configs else []
-  shown = ['run', *grid_columns] + [
-      c for c in ('test_accuracy', 'target_accuracy', 'gan_adversary.nn_ssim_mean',
-                  'gan_adversary.oracle_rate', 'black_box.nn_ssim_mean',
-                  'black_box.oracle_rate') if rows and c in rows[0]]
-  parts = [f'# Sweep {os.path.basename(output_dir)}', '',
-           f'{len(configs)} runs; every column is in [{SWEEP_CSV}]({SWEEP_CSV}).', '',
-           report_lib.markdown_table(
-               shown, [[f'[{r["run"]}]({RUNS_DIR}/{r["run"]}/report.md)',
-                        *[r.get(c, '') for c in shown[1:]]] for r in rows]), '']
+  plots_dir = os.path.join(output_dir, PLOTS_DIR)
+  plot_paths, notes = [], []
+  for x, y in plots if rows else ():
+    try:
+      plot_paths.append(plots_lib.plot_sweep(
+          rows, x=x, y=y, by=plot_by, path=os.path.join(plots_dir, f'{y}_vs_{x}.png')))
+    except ValueError as e:  # A typo in a plot must not cost the finished runs.
+      notes.append(f'Plot {y} against {x} skipped: {e}')
+      print(f'run_sweep: {notes[-1]}', file=sys.stderr)
+  if frontier and rows:
+    plot_paths.append(plots_lib.plot_frontier(
+        rows, path=os.path.join(plots_dir, FRONTIER_PLOT),
+        utility='riafi_ratio' if reference else 'target_accuracy'))
+  plot_paths.append(plots_lib.plot_defender_losses(
+      [run_dirs[r['run']] for r in rows], path=os.path.join(plots_dir, DEFENDER_LOSS_PLOT)))
   failed = sorted(n for n, o in outcomes.items() if o == 'failed')
+  report_path = write_sweep_report(
+      output_dir, rows, [p for p in plot_paths if p], configs=configs, failed=failed,
+      title=title, notes=notes)
+  return SweepResult(
+      rows=rows, csv_path=csv_path, report_path=report_path, failed=failed,
+      skipped=sorted(n for n, o in outcomes.items() if o == 'skipped'),
+      seconds=time.monotonic() - start)
+
+
+def _planned_rounds(base_flagfile: str, params: Mapping[str, str],
+                    extra_flags: Sequence[str]) -> int:
+  """The `rounds` a run will have: the last --rounds among its flags."""
+  rounds = 5  # run_tff's default.
+  with open(base_flagfile) as f:
+    lines = [line.strip() for line in f]
+  for line in [*lines, *extra_flags, *(f'--{k}={v}' for k, v in params.items())]:
+    if line.startswith('--rounds='):
+      try:
+        rounds = int(line.split('=', 1)[1])
+      except ValueError:
+        pass
+  return rounds
+
+
+# Columns of the report's table, in this order, when the rows have them.
+_REPORT_COLUMNS = (
+    'defense', 'test_accuracy', 'riafi', 'riafi_ratio', 'central_riafi',
+    'central_riafi_ratio',
+    'gan_adversary.nn_ssim_mean', 'gan_adversary.nn_ssim_ratio', 'gan_adversary.oracle_rate',
+    'black_box.nn_ssim_mean', 'black_box.nn_ssim_ratio', 'black_box.oracle_rate',
+    'victim_shared.nn_ssim_mean')
+# A run's image grids shown side by side: (caption, path or directory).
+_RUN_IMAGES = (
+    ('victim shares (target class)', os.path.join('victim', 'shared_target_class.png')),
+    ('GAN adversary, last round', os.path.join('attack', 'gan')),
+    ('black-box attacker', os.path.join('attack', 'black_box', 'reconstructions.png')),
+)
+
+
+def _run_image(run_dir: str, relative: str) -> Optional[str]:
+  path = os.path.join(run_dir, relative)
+  if os.path.isdir(path):
+    pngs = sorted(n for n in os.listdir(path) if n.startswith('round_') and n.endswith('.png'))
+    return os.path.join(relative, pngs[-1]) if pngs else None
+  return relative if os.path.exists(path) else None
+
+
+def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
+                       plot_paths: Sequence[str], *, configs: Sequence[Mapping[str, str]] = (),
+                       failed: Sequence[str] = (), title: Optional[str] = None,
+                       notes: Sequence[str] = ()) -> str:
+  """Writes `<output_dir>/report.md`: the runs' table, the plots, each run's
+  image grids side by side; returns its path."""
+  flag_columns = list(collections.OrderedDict.fromkeys(k for c in configs for k in c))
+  shown = ['run'] + [c for c in flag_columns if c != 'defense'] + [
+      c for c in _REPORT_COLUMNS if any(r.get(c) not in (None, '') for r in rows)]
+  parts = [f'# {title or "Sweep " + os.path.basename(output_dir)}', '',
+           f'{len(configs)} runs; every column is in [{SWEEP_CSV}]({SWEEP_CSV}).', '']
+  if any('riafi_ratio' in r for r in rows):
+    parts += [f'`riafi`: target-class test accuracy of the global model, mean of the last '
+              f'{RIAFI_ROUNDS} rounds; `riafi_ratio`: that over the reference run\'s (same seed '
+              'and settings, no defense); `central_riafi`: the same data trained centrally; '
+              '`*.nn_ssim_ratio`: the attacker\'s mean nearest-neighbour SSIM to the victim\'s '
+              'images over the reference\'s.', '']
+  parts += [report_lib.markdown_table(
+      shown, [[f'[{r["run"]}]({RUNS_DIR}/{r["run"]}/report.md)',
+               *[r.get(c, '') for c in shown[1:]]] for r in rows]), '']
+  for note in notes:
+    parts += [note, '']
   if failed:
     parts += ['Failed runs (see their logs): ' + ', '.join(
         f'[{n}]({RUNS_DIR}/{n}.log)' for n in failed), '']
   for path in plot_paths:
     rel = os.path.relpath(path, output_dir)
     parts += [f'![{os.path.basename(rel)}]({rel})', '']
-  with open(os.path.join(output_dir, report_lib.REPORT_FILE), 'w') as f:
+  image_rows = []
+  for row in rows:
+    run_dir = os.path.join(output_dir, RUNS_DIR, row['run'])
+    cells = [_run_image(run_dir, rel) for _, rel in _RUN_IMAGES]
+    if any(cells):
+      image_rows.append([row['run'], *[
+          f'![]({RUNS_DIR}/{row["run"]}/{c})' if c else '' for c in cells]])
+  if image_rows:
+    columns = [i for i in range(len(_RUN_IMAGES)) if any(r[i + 1] for r in image_rows)]
+    parts += ['## Images', '', report_lib.markdown_table(
+        ['run', *[_RUN_IMAGES[i][0] for i in columns]],
+        [[r[0], *[r[i + 1] for i in columns]] for r in image_rows]), '']
+  path = os.path.join(output_dir, report_lib.REPORT_FILE)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
     f.write('\n'.join(parts).rstrip() + '\n')
+  os.replace(tmp, path)
+  return path

@@ -38,9 +38,10 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Optional, Union
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
 import tensorflow_federated as tff
@@ -77,11 +78,18 @@ STATE_DIR = 'program_state'
 RESUMABLE_CHANGES = frozenset({
     'rounds', 'progress', 'num_workers', 'overwrite',
     # Measured after training; they never change what is trained.
-    'leakage_metrics', 'oracle_dir', 'oracle_epochs', 'oracle_max_train_examples'})
+    'leakage_metrics', 'central_riafi_epochs', 'oracle_dir', 'oracle_epochs', 'oracle_max_train_examples'})
 # What `overwrite=True` deletes: only outputs this function writes.
 _RUN_OUTPUTS = (HPARAMS_FILE, METRICS_FILE, 'tensorboard', STATE_DIR, 'client_store',
-                'victim', 'attack', metrics_lib.LEAKAGE_FILE, metrics_lib.REPORT_FILE)
+                'victim', 'attack', metrics_lib.LEAKAGE_FILE, metrics_lib.UTILITY_FILE,
+                metrics_lib.REPORT_FILE)
 _INJECTED_CLIENT = 'adversary.injected'
+# Prefix of the log lines that say which stage a run is in (read by sweeps).
+PHASE_MARKER = '[antigan_tf phase]'
+
+
+def _log_phase(message: str, *args) -> None:
+  logging.info(f'{PHASE_MARKER} {message}', *args)
 
 
 class CheckpointError(ValueError):
@@ -283,10 +291,12 @@ def run_federated(
     attack_generator_width: int = 64,
     attack_grid_every_n_rounds: int = 5,
     black_box_steps: int = 500,
+    black_box_width: int = 64,
     num_reconstructions: int = 64,
     leakage_metrics: bool = True,
+    central_riafi_epochs: int = 2,
     oracle_dir: Optional[str] = None,
-    oracle_epochs: int = 3,
+    oracle_epochs: int = metrics_lib.DEFAULT_ORACLE_EPOCHS,
     oracle_max_train_examples: Optional[int] = None,
     seed: int = 0,
     checkpoint_every_n_rounds: int = 1,
@@ -341,11 +351,17 @@ def run_federated(
     attack_grid_every_n_rounds: reconstruction grid every N rounds (and at
       the end).
     black_box_steps: generator steps of the black-box attacker's WGAN-GP.
+    black_box_width: base filters of its generator and critic.
     num_reconstructions: images per reconstruction grid (and per leakage
       measurement).
     leakage_metrics: at the end, score the attackers' reconstructions (and
       the victim's shared X') against the victim's real target-class images
       (`antigan_tf.metrics`); writes leakage.json.
+    central_riafi_epochs: at the end, also train a fresh classifier for this
+      many epochs centrally on the union of the clients' data as the
+      federation sees it (the victim's X' in place of X) and measure it on the
+      real test set (`metrics.central_riafi`: the paper's RIAFI protocol,
+      free of the federation's non-IID dynamics); writes utility.json. 0: off.
     oracle_dir: cache of the leakage oracle (a classifier trained once per
       dataset on its real training set); default $ANTIGAN_TF_CACHE_DIR/oracles
       or ~/.cache/antigan_tf/oracles.
@@ -430,7 +446,9 @@ def run_federated(
     checks.check_int(attack_grid_every_n_rounds, 'attack_grid_every_n_rounds', 1)
   if 'black_box' in attacks:
     checks.check_int(black_box_steps, 'black_box_steps', 1)
+    checks.check_int(black_box_width, 'black_box_width', 1)
   checks.check_int(num_reconstructions, 'num_reconstructions', 2 if leakage_metrics else 1)
+  central_riafi_epochs = checks.check_int(central_riafi_epochs, 'central_riafi_epochs', 0)
   if leakage_metrics:
     checks.check_int(oracle_epochs, 'oracle_epochs', 1)
     if oracle_max_train_examples is not None:
@@ -466,6 +484,7 @@ def run_federated(
   real_x_v, real_y_v = clients[victim_id]
   victim_dir = os.path.join(output_dir, 'victim')
   if defense == 'anti_gan':
+    _log_phase('Anti-GAN defender on the victim\'s class %d', target_class)
     victim_transform = victim_lib.anti_gan_transform(
         config, protected_classes=[target_class],
         work_dir=os.path.join(victim_dir, 'defender'), progress=progress)
@@ -480,9 +499,11 @@ def run_federated(
 
   attack_dir = os.path.join(output_dir, 'attack')
   if 'black_box' in attacks:
+    _log_phase('black-box attacker: %d WGAN-GP steps', black_box_steps)
     _black_box_attack(
         clients[victim_id], target_class=target_class, out_dir=os.path.join(attack_dir, 'black_box'),
-        steps=black_box_steps, num_reconstructions=num_reconstructions, seed=seed,
+        steps=black_box_steps, width=black_box_width, num_reconstructions=num_reconstructions,
+        seed=seed,
         progress=progress)
 
   store_fingerprint = array_fingerprint(*clients[victim_id], note=partition.fingerprint())
@@ -548,6 +569,7 @@ def run_federated(
     bar = tqdm.tqdm(range(start_round + 1, rounds + 1), desc='FedAvg rounds', unit='round',
                     initial=start_round, total=rounds, disable=not progress)
     for round_num in bar:
+      _log_phase('FedAvg round %d/%d', round_num, rounds)
       start = time.monotonic()
       sampled = processes.sample_clients(
           store.client_ids, clients_per_round, seed=seed, round_num=round_num)
@@ -603,8 +625,20 @@ def run_federated(
     final_reconstructions = (
         attacker.gan.reconstructions(num_reconstructions) if attacker is not None else None)
 
+  if central_riafi_epochs:
+    _log_phase('central RIAFI: %d epochs', central_riafi_epochs)
+    utility = metrics_lib.central_riafi(
+        np.concatenate([x for x, _ in clients.values()]),
+        np.concatenate([y for _, y in clients.values()]),
+        test_x, test_y, target_class=target_class, epochs=central_riafi_epochs, seed=seed)
+    io_utils.write_json_atomic(
+        os.path.join(output_dir, metrics_lib.UTILITY_FILE),
+        collections.OrderedDict((f'central_{k}', v) for k, v in utility.items()),
+        sort_keys=False)
+
   leakage = collections.OrderedDict()
   if leakage_metrics and (attacks or victim_transform is not None):
+    _log_phase('leakage metrics (oracle: trained once per dataset, then cached)')
     leakage = _measure_leakage(
         real_target=real_x_v[real_y_v == target_class],
         shared=clients[victim_id] if victim_transform is not None else None,
@@ -690,19 +724,20 @@ def _save_reconstructions(gan_attacker, num_images, out_dir, round_num):
   io_utils.savez_atomic(os.path.join(out_dir, 'latest.npz'), x=images, round=np.int64(round_num))
 
 
-def _black_box_attack(victim_data, *, target_class, out_dir, steps, num_reconstructions,
+def _black_box_attack(victim_data, *, target_class, out_dir, steps, width, num_reconstructions,
                       seed, progress):
   """The paper's stronger attacker: a WGAN-GP on what the victim shares."""
   x, y = victim_data
   images = x[y == target_class]
-  key = array_fingerprint(images, note=f'steps={steps},seed={seed},n={num_reconstructions}')
+  key = array_fingerprint(
+      images, note=f'steps={steps},width={width},seed={seed},n={num_reconstructions}')
   npz_path = os.path.join(out_dir, 'reconstructions.npz')
   if os.path.exists(npz_path):
     with np.load(npz_path) as cached:
       if str(cached['key']) == key:
         return
   result = attack_lib.train_black_box_attacker(
-      images, steps=steps, seed=seed, num_reconstructions=num_reconstructions,
+      images, steps=steps, width=width, seed=seed, num_reconstructions=num_reconstructions,
       progress=progress)
   os.makedirs(out_dir, exist_ok=True)
   monitoring.save_image_grid(result.reconstructions, os.path.join(out_dir, 'reconstructions.png'))

@@ -10,7 +10,9 @@ raises ValueError naming the bad one.
 Utility (does the obfuscated data X' still teach the classifier?):
   `riafi`: accuracy on real target-class images of a model trained on X'
     (the paper's Real-Image Accuracy from Fake Images); `riafi_ratio`:
-    defended / undefended RIAFI; `accuracy`, `per_class_accuracy`.
+    defended / undefended RIAFI; `central_riafi`: the paper's protocol in
+    full (train a fresh classifier centrally on the data with X' in place of
+    X, test on real images); `accuracy`, `per_class_accuracy`.
 
 Image-space leakage (does a reconstruction copy a real image?):
   `nearest_neighbour_ssim` / `nearest_neighbour_psnr`: for each image its best
@@ -38,11 +40,13 @@ from antigan_tf.metrics.frechet import frechet_distance_from_moments
 from antigan_tf.metrics.leakage import defended_data_report
 from antigan_tf.metrics.leakage import leakage_report
 from antigan_tf.metrics.leakage import oracle_rate_and_confidence
+from antigan_tf.metrics.oracle import DEFAULT_EPOCHS as DEFAULT_ORACLE_EPOCHS
 from antigan_tf.metrics.oracle import Oracle
 from antigan_tf.metrics.oracle import load_or_train_oracle
 from antigan_tf.metrics.oracle import train_oracle
 from antigan_tf.metrics.report import LEAKAGE_FILE
 from antigan_tf.metrics.report import REPORT_FILE
+from antigan_tf.metrics.report import UTILITY_FILE
 from antigan_tf.metrics.report import write_run_report
 from antigan_tf.metrics.similarity import nearest_neighbour_psnr
 from antigan_tf.metrics.similarity import nearest_neighbour_ssim
@@ -52,5 +56,6 @@ from antigan_tf.metrics.similarity import pixel_variance
 from antigan_tf.metrics.similarity import summarize
 from antigan_tf.metrics.utility import accuracy
 from antigan_tf.metrics.utility import per_class_accuracy
+from antigan_tf.metrics.utility import central_riafi
 from antigan_tf.metrics.utility import riafi
 from antigan_tf.metrics.utility import riafi_ratio

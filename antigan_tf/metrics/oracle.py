@@ -38,7 +38,7 @@ from antigan_tf.utils import io as io_utils
 from antigan_tf.utils import fingerprint
 
 FORMAT_VERSION = 1
-DEFAULT_EPOCHS = 3
+DEFAULT_EPOCHS = 2
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_WIDTH = 32
 DENSE_UNITS = 128  # `build_classifier`'s default hidden layer: the feature size.

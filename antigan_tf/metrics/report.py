@@ -17,6 +17,7 @@ from antigan_tf.utils.io import read_hparams_csv
 
 REPORT_FILE = 'report.md'
 LEAKAGE_FILE = 'leakage.json'
+UTILITY_FILE = 'utility.json'
 # The columns of metrics.csv shown in the summary, in this order.
 _SUMMARY_COLUMNS = ('test_accuracy', 'target_accuracy', 'test_loss', 'train_loss',
                     'attack_target_confidence')
@@ -55,6 +56,14 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
   return '\n'.join(lines)
 
 
+def read_json(path: str) -> Mapping[str, Any]:
+  """The JSON object in `path`; {} if the file does not exist."""
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
 def _images(output_dir: str, subdir: str) -> list[str]:
   directory = os.path.join(output_dir, subdir)
   if not os.path.isdir(directory):
@@ -77,11 +86,8 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
     raise FileNotFoundError(f'{output_dir!r} is not a run directory (no hparams.csv).')
   hparams = read_hparams_csv(hparams_path)
   _, rows = read_csv_rows(os.path.join(output_dir, 'metrics.csv'))
-  leakage: Mapping[str, Any] = {}
-  leakage_path = os.path.join(output_dir, LEAKAGE_FILE)
-  if os.path.exists(leakage_path):
-    with open(leakage_path) as f:
-      leakage = json.load(f)
+  leakage = read_json(os.path.join(output_dir, LEAKAGE_FILE))
+  utility = read_json(os.path.join(output_dir, UTILITY_FILE))
 
   parts = [f'# {title or os.path.basename(os.path.abspath(output_dir))}', '']
   parts += ['## Settings', '',
@@ -102,6 +108,10 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
     shown = ['round'] + [k for k in _SUMMARY_COLUMNS if k in last]
     parts += ['Per round ([metrics.csv](metrics.csv)):', '',
               markdown_table(shown, [[r.get(k, '') for k in shown] for r in rows]), '']
+  if utility:
+    parts += ['Trained centrally on the same data (the paper\'s RIAFI protocol, '
+              f'[{UTILITY_FILE}]({UTILITY_FILE})):', '',
+              markdown_table(['metric', 'value'], list(utility.items())), '']
   if leakage:
     parts += ['## Leakage', '']
     for attacker, values in leakage.items():

@@ -7,6 +7,7 @@ victim's class. `riafi` is that last step; the caller trains the model.
 `riafi_ratio` compares it with the same experiment without the defense.
 """
 
+import collections
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -172,3 +173,77 @@ def riafi_ratio(riafi_defended: float, riafi_undefended: float) -> float:
     raise ValueError('`riafi_undefended` is 0: the undefended model never predicts the target '
                      'class on real images, so the ratio is undefined.')
   return defended / undefended
+
+
+def central_riafi(
+    train_x,
+    train_y,
+    test_x,
+    test_y,
+    *,
+    target_class: int,
+    epochs: int = 2,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+) -> 'collections.OrderedDict[str, float]':
+  """The paper's RIAFI protocol outside the federation.
+
+  Trains a fresh copy of the shared classifier (`antigan_tf.models`, weights
+  from `seed`) centrally with Adam on (train_x, train_y), the union of the
+  clients' data as the federation sees it (the victim's X' in place of X),
+  then measures it on the real test set. Without the federation's
+  non-IID dynamics, it isolates what the data itself teaches: pass the
+  undefended union for the reference.
+
+  Args:
+    train_x, train_y: training images (N, H, W, C) in [-1, 1] and labels.
+    test_x, test_y: real test images and labels.
+    target_class: the victim's class.
+    epochs: passes over the training data (>= 1).
+    batch_size: training batch size (>= 1).
+    learning_rate: Adam step size (> 0).
+    seed: initialisation and shuffling seed (>= 0).
+
+  Returns:
+    OrderedDict(riafi=accuracy on the real `target_class` test images,
+    test_accuracy=accuracy on the whole test set).
+
+  Raises:
+    ValueError: invalid images or labels, a target class absent from
+      `test_y`, or bad training settings.
+  """
+  from antigan_tf import models  # pylint: disable=g-import-not-at-top
+  from antigan_tf.models import seeding  # pylint: disable=g-import-not-at-top
+
+  train_x = _validation.check_images(train_x, 'train_x')
+  test_x = _validation.check_images(test_x, 'test_x')
+  if train_x.shape[1:] != test_x.shape[1:]:
+    raise ValueError(f'`train_x` images are {train_x.shape[1:]} but `test_x` images are '
+                     f'{test_x.shape[1:]}.')
+  train_y = _validation.check_labels(train_y, 'train_y')
+  test_y = _validation.check_labels(test_y, 'test_y')
+  for x, y, name in ((train_x, train_y, 'train'), (test_x, test_y, 'test')):
+    if len(x) != len(y):
+      raise ValueError(f'`{name}_x` has {len(x)} images but `{name}_y` {len(y)} labels.')
+  target_class = checks.check_int(target_class, 'target_class', 0)
+  if not np.any(test_y == target_class):
+    raise ValueError(f'`test_y` has no image of `target_class` {target_class}.')
+  epochs = checks.check_int(epochs, 'epochs', 1)
+  batch_size = checks.check_int(batch_size, 'batch_size', 1)
+  checks.check_positive_float(learning_rate, 'learning_rate')
+  seed = checks.check_int(seed, 'seed', 0)
+
+  num_classes = int(max(train_y.max(), test_y.max(), target_class)) + 1
+  model = models.build_classifier(train_x.shape[1:], num_classes)
+  seeding.seeded_initialize(model, seed, stream=1)
+  model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+                loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  data = tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(
+      len(train_x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+  model.fit(data, epochs=epochs, verbose=0)
+  predictions = np.argmax(
+      predict_scores(model, test_x, batch_size=DEFAULT_BATCH_SIZE, argname='model'), axis=1)
+  return collections.OrderedDict(
+      riafi=float(np.mean(predictions[test_y == target_class] == target_class)),
+      test_accuracy=float(np.mean(predictions == test_y)))

@@ -113,3 +113,48 @@ def test_accuracy_rejects_bad_labels():
     utility.accuracy([-1, 0], [0, 0])
   with pytest.raises(ValueError, match='num_classes'):
     utility.per_class_accuracy([0], [0], 0)
+
+
+def _blocks(labels, rng):
+  """8x8 images whose bright quadrant is the label (0..3): easy to learn."""
+  images = np.full((len(labels), 8, 8, 1), -1.0, np.float32)
+  for i, label in enumerate(labels):
+    r, c = divmod(int(label), 2)
+    images[i, 4 * r:4 * r + 4, 4 * c:4 * c + 4] = 1.0
+  return np.clip(images + rng.normal(0, 0.1, images.shape), -1, 1).astype(np.float32)
+
+
+def test_central_riafi_learns_what_the_data_teaches():
+  rng = np.random.default_rng(0)
+  train_y = np.repeat(np.arange(4), 32)
+  test_y = np.repeat(np.arange(4), 8)
+  train_x, test_x = _blocks(train_y, rng), _blocks(test_y, rng)
+  result = utility.central_riafi(train_x, train_y, test_x, test_y, target_class=2,
+                                 epochs=15, batch_size=16, learning_rate=3e-3, seed=0)
+  assert list(result) == ['riafi', 'test_accuracy']
+  assert result['riafi'] == 1.0 and result['test_accuracy'] == 1.0
+  # X' that carries another class's features (class 1's images labelled 2)
+  # teaches the model nothing about real class-2 images.
+  fake_x = train_x.copy()
+  fake_x[train_y == 2] = train_x[train_y == 1]
+  defended = utility.central_riafi(fake_x, train_y, test_x, test_y, target_class=2,
+                                   epochs=15, batch_size=16, learning_rate=3e-3, seed=0)
+  assert defended['riafi'] == 0.0
+  assert defended['test_accuracy'] <= 0.75
+  # A function of the seed alone.
+  again = utility.central_riafi(fake_x, train_y, test_x, test_y, target_class=2,
+                                epochs=15, batch_size=16, learning_rate=3e-3, seed=0)
+  assert again == defended
+
+
+def test_central_riafi_rejects_bad_arguments():
+  x = np.zeros((4, 8, 8, 1), np.float32)
+  y = np.array([0, 1, 0, 1])
+  with pytest.raises(ValueError, match='no image of `target_class` 2'):
+    utility.central_riafi(x, y, x, y, target_class=2)
+  with pytest.raises(ValueError, match='3 labels'):
+    utility.central_riafi(x, y[:3], x, y, target_class=1)
+  with pytest.raises(ValueError, match='test_x'):
+    utility.central_riafi(x, y, np.zeros((4, 4, 4, 1), np.float32), y, target_class=1)
+  with pytest.raises(ValueError, match='epochs'):
+    utility.central_riafi(x, y, x, y, target_class=1, epochs=0)

@@ -1,0 +1,196 @@
+"""Plots of a sweep: one column against another, the privacy-utility frontier,
+the defenders' training curves. Pure functions of sweep rows (as in
+sweep.csv) or run directories, writing matplotlib PNGs."""
+
+import collections
+import itertools
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+from antigan_tf.utils.io import read_csv_rows
+
+ATTACKERS = ('gan_adversary', 'black_box')
+
+
+def as_number(value) -> Optional[float]:
+  """A finite float from a number or CSV text; None for '', text, nan, inf."""
+  try:
+    number = float(value)
+  except (TypeError, ValueError):
+    return None
+  return number if math.isfinite(number) else None
+
+
+def _pyplot():
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
+def _save(fig, path: str) -> str:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  _pyplot().close(fig)
+  return path
+
+
+def plot_sweep(rows: Sequence[Mapping[str, Any]], *, x: str, y: str, path: str,
+               by: Optional[str] = None, title: Optional[str] = None) -> str:
+  """A line plot of column `y` against column `x`, one line per value of `by`.
+
+  Raises:
+    ValueError: `x`, `y` or `by` is not a column of the rows.
+  """
+  for column in (x, y) + ((by,) if by else ()):
+    if not rows or not any(column in r for r in rows):
+      columns = sorted({k for r in rows for k in r})
+      raise ValueError(f'{column!r} is not a column of the sweep (have {columns}).')
+  plt = _pyplot()
+  groups = collections.OrderedDict()
+  for row in rows:
+    groups.setdefault(row.get(by, '') if by else '', []).append(row)
+  fig, ax = plt.subplots(figsize=(5, 3.5))
+  for label, members in groups.items():
+    points = sorted((as_number(r.get(x)), as_number(r.get(y))) for r in members
+                    if as_number(r.get(x)) is not None and as_number(r.get(y)) is not None)
+    if points:
+      ax.plot(*zip(*points), marker='o', label=f'{by}={label}' if by else None)
+  ax.set_xlabel(x)
+  ax.set_ylabel(y)
+  if title:
+    ax.set_title(title)
+  if by:
+    ax.legend()
+  return _save(fig, path)
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+  """The points no other point beats: lower x (leakage) and higher y (utility).
+
+  Returns them sorted by x. A point is dominated when another has x <= and
+  y >= with at least one strict.
+  """
+  front = []
+  for x, y in sorted(set(points), key=lambda p: (p[0], -p[1])):
+    if not front or y > front[-1][1]:
+      front.append((x, y))
+  return front
+
+
+def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
+                  utility: str = 'riafi_ratio',
+                  leakage_metrics: Sequence[str] = ('nn_ssim_mean', 'oracle_rate'),
+                  group: str = 'defense', label: Optional[str] = None) -> Optional[str]:
+  """The privacy-utility frontier: utility against each attacker's leakage.
+
+  One panel per (leakage metric, attacker), one marker per value of `group`
+  (e.g. none / anti_gan / dp), each point annotated with its `label` column
+  (default: the run name without the group flag), and the Pareto front of
+  all points (less leakage, more utility) as a dashed line.
+
+  Args:
+    rows: sweep rows.
+    path: the PNG to write.
+    utility: y column (default `riafi_ratio`; `target_accuracy` without a
+      reference).
+    leakage_metrics: leakage columns, `<attacker>.<metric>`.
+    group: column whose values get one marker style each.
+    label: column used to annotate points.
+
+  Returns:
+    `path`, or None when no row has both the utility and a leakage value.
+  """
+  attackers = [a for a in ATTACKERS if any(f'{a}.{leakage_metrics[0]}' in r for r in rows)]
+  panels = [(m, a) for m in leakage_metrics for a in attackers]
+  usable = [p for p in panels if any(
+      as_number(r.get(utility)) is not None and as_number(r.get(f'{p[1]}.{p[0]}')) is not None
+      for r in rows)]
+  if not usable:
+    return None
+  plt = _pyplot()
+  ncols = len(attackers)
+  nrows = len(leakage_metrics)
+  fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.8 * nrows), squeeze=False)
+  markers = itertools.cycle('osD^vP*X')
+  groups = list(collections.OrderedDict.fromkeys(r.get(group, '') for r in rows))
+  style = {g: next(markers) for g in groups}
+  for i, metric in enumerate(leakage_metrics):
+    for j, attacker in enumerate(attackers):
+      ax = axes[i][j]
+      column = f'{attacker}.{metric}'
+      points = []
+      for g in groups:
+        members = [r for r in rows if r.get(group, '') == g]
+        xy = [(as_number(r.get(column)), as_number(r.get(utility)), r) for r in members]
+        xy = [(x, y, r) for x, y, r in xy if x is not None and y is not None]
+        if not xy:
+          continue
+        ax.scatter([p[0] for p in xy], [p[1] for p in xy], marker=style[g], s=40,
+                   label=f'{group}={g}')
+        for x, y, r in xy:
+          text = r.get(label) if label else _short_label(r, group)
+          if text:
+            ax.annotate(str(text), (x, y), fontsize=7, xytext=(3, 3), textcoords='offset points')
+        points.extend((x, y) for x, y, _ in xy)
+      front = pareto_front(points)
+      if len(front) > 1:
+        ax.plot(*zip(*front), linestyle='--', color='grey', linewidth=1, label='Pareto front')
+      ax.set_xlabel(f'{column} (leakage, lower is better)')
+      ax.set_ylabel(utility)
+      ax.set_title(attacker)
+      ax.grid(alpha=0.3)
+      if i == 0 and j == 0:
+        ax.legend(fontsize=7)
+  return _save(fig, path)
+
+
+def _short_label(row: Mapping[str, Any], group: str) -> str:
+  name = str(row.get('run', ''))
+  parts = [p for p in name.split(',') if not p.startswith(f'{group}=')]
+  return ','.join(p.split('=', 1)[-1] if '=' in p else p for p in parts
+                  if p.split('=', 1)[0].startswith(('defender_', 'dp_')))
+
+
+def defender_loss_files(run_dir: str) -> list[str]:
+  """The defenders' per-step losses.csv files of a run (one per protected class)."""
+  root = os.path.join(run_dir, 'victim', 'defender')
+  if not os.path.isdir(root):
+    return []
+  return sorted(os.path.join(root, d, 'losses.csv') for d in os.listdir(root)
+                if os.path.exists(os.path.join(root, d, 'losses.csv')))
+
+
+def plot_defender_losses(run_dirs: Sequence[str], *, path: str,
+                         metrics: Sequence[str] = ('generator_loss', 'critic_loss',
+                                                   'pixel_variance')) -> Optional[str]:
+  """The defenders' training curves (the paper's Fig. 13), one line per run.
+
+  Returns:
+    `path`, or None when no run trained a defender.
+  """
+  curves = []
+  for run_dir in run_dirs:
+    for csv_path in defender_loss_files(run_dir):
+      _, rows = read_csv_rows(csv_path)
+      if rows:
+        curves.append((os.path.basename(run_dir), rows))
+  if not curves:
+    return None
+  metrics = [m for m in metrics if any(m in rows[0] for _, rows in curves)]
+  plt = _pyplot()
+  fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
+  for ax, metric in zip(axes[0], metrics):
+    for name, rows in curves:
+      xy = [(as_number(r.get('step')), as_number(r.get(metric))) for r in rows]
+      xy = [(x, y) for x, y in xy if x is not None and y is not None]
+      if xy:
+        ax.plot(*zip(*xy), label=name, linewidth=1)
+    ax.set_xlabel('generator step')
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+  axes[0][0].legend(fontsize=7)
+  return _save(fig, path)
