@@ -89,7 +89,7 @@ def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
 
   One panel per (leakage metric, attacker), one marker per value of `group`
   (e.g. none / anti_gan / dp), each point annotated with its `label` column
-  (default: the run name without the group flag), and the Pareto front of
+  (default: its defense parameters and test accuracy), and the Pareto front of
   all points (less leakage, more utility) as a dashed line.
 
   Args:
@@ -149,10 +149,16 @@ def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
 
 
 def _short_label(row: Mapping[str, Any], group: str) -> str:
+  """The run's defense parameter values, and its overall test accuracy: a
+  model that calls everything the target class has a high RIAFI too."""
   name = str(row.get('run', ''))
   parts = [p for p in name.split(',') if not p.startswith(f'{group}=')]
-  return ','.join(p.split('=', 1)[-1] if '=' in p else p for p in parts
-                  if p.split('=', 1)[0].startswith(('defender_', 'dp_')))
+  label = ','.join(p.split('=', 1)[-1] if '=' in p else p for p in parts
+                   if p.split('=', 1)[0].startswith(('defender_', 'dp_')))
+  accuracy = as_number(row.get('test_accuracy'))
+  if accuracy is not None:
+    label = f'{label} (acc {accuracy:.2f})'.strip()
+  return label
 
 
 def defender_loss_files(run_dir: str) -> list[str]:

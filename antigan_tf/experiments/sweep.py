@@ -329,13 +329,16 @@ class _RoundMonitor:
 
   def __init__(self, run_dirs: Mapping[str, str], total_rounds: int, enabled: bool):
     self._run_dirs = run_dirs
-    self._bar = tqdm.tqdm(total=total_rounds, desc='sweep rounds', unit='round',
-                          disable=not enabled)
+    # Rounds finished before this call (a resumed sweep) are the bar's start,
+    # not part of its rate.
+    self._done = sum(_rounds_done(d) for d in run_dirs.values())
+    self._bar = tqdm.tqdm(total=total_rounds, initial=self._done, desc='sweep rounds',
+                          unit='round', disable=not enabled)
     self._stop = threading.Event()
     self._thread = threading.Thread(target=self._poll, daemon=True)
     self._lock = threading.Lock()
     self._running: dict[str, str] = {}  # name -> log path.
-    self._done = 0
+    self._phases = ''
 
   def __enter__(self):
     self._refresh()
@@ -365,9 +368,11 @@ class _RoundMonitor:
       self._done = done
     with self._lock:
       running = dict(self._running)
-    phases = [f'{name}: {phase}' for name, path in running.items()
-              if (phase := last_phase(path))]
-    self._bar.set_postfix_str(' | '.join(phases), refresh=True)
+    phases = ' | '.join(f'{name}: {phase}' for name, path in running.items()
+                        if (phase := last_phase(path)))
+    if phases != self._phases:  # Redraw on change only: logs stay short.
+      self._phases = phases
+      self._bar.set_postfix_str(phases, refresh=True)
 
   def _poll(self):
     while not self._stop.wait(_POLL_SECONDS):
@@ -525,9 +530,11 @@ def run_sweep(
       notes.append(f'Plot {y} against {x} skipped: {e}')
       print(f'run_sweep: {notes[-1]}', file=sys.stderr)
   if frontier and rows:
+    # The RIAFI ratio when the references learned the target class at all.
+    utility = next((c for c in ('riafi_ratio', 'central_riafi_ratio', 'riafi')
+                    if any(plots_lib.as_number(r.get(c)) is not None for r in rows)), 'riafi')
     plot_paths.append(plots_lib.plot_frontier(
-        rows, path=os.path.join(plots_dir, FRONTIER_PLOT),
-        utility='riafi_ratio' if reference else 'target_accuracy'))
+        rows, path=os.path.join(plots_dir, FRONTIER_PLOT), utility=utility))
   plot_paths.append(plots_lib.plot_defender_losses(
       [run_dirs[r['run']] for r in rows], path=os.path.join(plots_dir, DEFENDER_LOSS_PLOT)))
   failed = sorted(n for n, o in outcomes.items() if o == 'failed')

@@ -189,6 +189,7 @@ def test_tiny_sweep_writes_rows_plots_and_report(tiny_sweep):
       assert row['riafi_ratio'] == ''
   assert float(rows[0]['gan_adversary.nn_ssim_ratio']) == pytest.approx(1.0)
   assert (out / 'plots' / 'train_examples_vs_attack_num_images.png').stat().st_size > 0
+  assert (out / 'plots' / 'privacy_utility_frontier.png').stat().st_size > 0
   with open(out / 'sweep.json') as f:
     recorded = json.load(f)
   assert recorded['arms'] == _ARMS and recorded['reference'] == {'defense': 'none'}
@@ -196,6 +197,7 @@ def test_tiny_sweep_writes_rows_plots_and_report(tiny_sweep):
   for name in _RUNS:
     assert f'runs/{name}/report.md' in report
   assert '![train_examples_vs_attack_num_images.png]' in report
+  assert '![privacy_utility_frontier.png](plots/privacy_utility_frontier.png)' in report
   assert 'Plot no_such_column against attack_num_images skipped' in report
   assert f'![](runs/{_RUNS[2]}/attack/gan/round_00001.png)' in report
   assert result.report_path == str(out / 'report.md') and result.seconds > 0
@@ -287,3 +289,10 @@ def test_last_phase_reads_the_runs_phase_lines(tmp_path):
                  f'I1126 training.py:91] {training.PHASE_MARKER} FedAvg round 3/15\n'
                  'sweep 10%|#  |\r')
   assert sweep.last_phase(str(log)) == 'FedAvg round 3/15'
+
+
+def test_frontier_labels_name_the_defense_parameters_and_the_test_accuracy():
+  row = {'run': 'defense=anti_gan,defender_lambda2=48,defender_mix_ratio=0.5,seed=1',
+         'test_accuracy': '0.442'}
+  assert plots._short_label(row, 'defense') == '48,0.5 (acc 0.44)'  # pylint: disable=protected-access
+  assert plots._short_label({'run': 'defense=none'}, 'defense') == ''  # pylint: disable=protected-access

@@ -57,6 +57,8 @@ def test_smoke_flagfile_writes_the_metrics_csv_and_outputs(smoke_run):
   with open(out_dir / 'leakage.json') as f:
     assert 'nn_ssim_mean' in json.load(f)['gan_adversary']
   assert 'Leakage' in (out_dir / 'report.md').read_text()
+  with open(out_dir / 'utility.json') as f:
+    assert 0.0 <= json.load(f)['central_riafi'] <= 1.0
   assert set(helpers.worker_pids()) <= smoke_run['workers_before']
 
 

@@ -156,8 +156,13 @@ def test_attacked_run_measures_leakage_and_writes_the_report(attacked_runs):
   assert leakage['victim_shared']['pixel_variance_x'] > 0
   with open(out / 'leakage.json') as f:
     assert json.load(f) == json.loads(json.dumps(leakage))
+  with open(out / 'utility.json') as f:
+    utility = json.load(f)
+  assert list(utility) == ['central_riafi', 'central_test_accuracy']
+  assert all(0.0 <= v <= 1.0 for v in utility.values())
   report = (out / 'report.md').read_text()
   assert '## Leakage' in report and 'gan_adversary' in report
+  assert 'central_riafi' in report
   # Every image the report embeds exists, by a path relative to the run.
   links = re.findall(r'!\[[^]]*\]\(([^)]+)\)', report)
   assert links and all((out / link).exists() for link in links)
