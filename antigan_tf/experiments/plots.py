@@ -12,6 +12,8 @@ from typing import Any, Optional
 from antigan_tf.utils.io import read_csv_rows
 
 ATTACKERS = ('gan_adversary', 'black_box')
+# run_tff flags that parameterise a defense (`--defender_*`, `--dp_*`).
+DEFENSE_PARAMETER_PREFIXES = ('defender_', 'dp_')
 
 
 def as_number(value) -> Optional[float]:
@@ -154,7 +156,7 @@ def _short_label(row: Mapping[str, Any], group: str) -> str:
   name = str(row.get('run', ''))
   parts = [p for p in name.split(',') if not p.startswith(f'{group}=')]
   label = ','.join(p.split('=', 1)[-1] if '=' in p else p for p in parts
-                   if p.split('=', 1)[0].startswith(('defender_', 'dp_')))
+                   if p.split('=', 1)[0].startswith(DEFENSE_PARAMETER_PREFIXES))
   accuracy = as_number(row.get('test_accuracy'))
   if accuracy is not None:
     label = f'{label} (acc {accuracy:.2f})'.strip()

@@ -38,6 +38,7 @@ import collections
 import concurrent.futures
 import csv
 import functools
+import io
 import itertools
 import os
 import re
@@ -56,6 +57,7 @@ from antigan_tf.utils import checks
 from antigan_tf.utils.io import read_csv_rows
 from antigan_tf.utils.io import read_hparams_csv
 from antigan_tf.utils.io import write_json_atomic
+from antigan_tf.utils.io import write_text_atomic
 
 SWEEP_CSV = 'sweep.csv'
 RUNS_DIR = 'runs'
@@ -194,7 +196,7 @@ def expand_configurations(
 
 def is_defense_flag(name: str) -> bool:
   """Whether a run_tff flag belongs to the defense (replaced in reference runs)."""
-  return name == 'defense' or name.startswith(('defender_', 'dp_'))
+  return name == 'defense' or name.startswith(plots_lib.DEFENSE_PARAMETER_PREFIXES)
 
 
 def reference_configuration(params: Mapping[str, str], reference: Mapping[str, str]
@@ -314,12 +316,11 @@ def _write_csv(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
   fieldnames: list[str] = []
   for row in rows:
     fieldnames.extend(k for k in row if k not in fieldnames)
-  tmp = path + '.tmp'
-  with open(tmp, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames, restval='')
-    writer.writeheader()
-    writer.writerows({k: '' if v is None else v for k, v in r.items()} for r in rows)
-  os.replace(tmp, path)
+  text = io.StringIO()
+  writer = csv.DictWriter(text, fieldnames, restval='')
+  writer.writeheader()
+  writer.writerows({k: '' if v is None else v for k, v in r.items()} for r in rows)
+  write_text_atomic(path, text.getvalue())
 
 
 class _RoundMonitor:
@@ -461,10 +462,12 @@ def run_sweep(
   configs = expand_configurations(grid, arms)
   reference_of = {}
   if reference:
+    names = {run_name(c) for c in configs}
     for params in list(configs):
       ref = reference_configuration(params, reference)
       reference_of[run_name(params)] = run_name(ref)
-      if run_name(ref) not in {run_name(c) for c in configs}:
+      if run_name(ref) not in names:
+        names.add(run_name(ref))
         configs.append(ref)
 
   if dry_run:
@@ -626,8 +629,4 @@ def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
         ['run', *[_RUN_IMAGES[i][0] for i in columns]],
         [[r[0], *[r[i + 1] for i in columns]] for r in image_rows]), '']
   path = os.path.join(output_dir, report_lib.REPORT_FILE)
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    f.write('\n'.join(parts).rstrip() + '\n')
-  os.replace(tmp, path)
-  return path
+  return write_text_atomic(path, '\n'.join(parts).rstrip() + '\n')

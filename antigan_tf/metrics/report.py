@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from antigan_tf.utils.io import read_csv_rows
 from antigan_tf.utils.io import read_hparams_csv
+from antigan_tf.utils.io import write_text_atomic
 
 REPORT_FILE = 'report.md'
 LEAKAGE_FILE = 'leakage.json'
@@ -133,8 +134,4 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
       parts += [f'![{os.path.basename(p)}]({p})' for p in paths]
       parts += ['']
   path = os.path.join(output_dir, REPORT_FILE)
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    f.write('\n'.join(parts).rstrip() + '\n')
-  os.replace(tmp, path)
-  return path
+  return write_text_atomic(path, '\n'.join(parts).rstrip() + '\n')

@@ -15,6 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from antigan_tf.metrics import _validation
+from antigan_tf.models import builders
+from antigan_tf.models import seeding
 from antigan_tf.utils import checks
 
 DEFAULT_BATCH_SIZE = 1000
@@ -213,9 +215,6 @@ def central_riafi(
     ValueError: invalid images or labels, a target class absent from
       `test_y`, or bad training settings.
   """
-  from antigan_tf import models  # pylint: disable=g-import-not-at-top
-  from antigan_tf.models import seeding  # pylint: disable=g-import-not-at-top
-
   train_x = _validation.check_images(train_x, 'train_x')
   test_x = _validation.check_images(test_x, 'test_x')
   if train_x.shape[1:] != test_x.shape[1:]:
@@ -235,7 +234,7 @@ def central_riafi(
   seed = checks.check_int(seed, 'seed', 0)
 
   num_classes = int(max(train_y.max(), test_y.max(), target_class)) + 1
-  model = models.build_classifier(train_x.shape[1:], num_classes)
+  model = builders.build_classifier(train_x.shape[1:], num_classes)
   seeding.seeded_initialize(model, seed, stream=1)
   model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
                 loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))

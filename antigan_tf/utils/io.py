@@ -54,19 +54,24 @@ def read_csv_rows(path: str) -> tuple[list[str], list[dict[str, str]]]:
     return list(reader.fieldnames or []), rows
 
 
-def write_json_atomic(path: str, payload: Mapping[str, Any], *, sort_keys: bool = True) -> str:
-  """Writes JSON to a per-process temporary file and renames it over `path`."""
+def write_text_atomic(path: str, text: str) -> str:
+  """Writes `text` to a per-process temporary file and renames it over `path`,
+  so a reader never sees a half-written file."""
   path = os.fspath(path)
   tmp = f'{path}.tmp-{os.getpid()}'
   try:
-    with open(tmp, 'w') as f:
-      json.dump(payload, f, indent=2, sort_keys=sort_keys)
-      f.write('\n')
+    with open(tmp, 'w', newline='') as f:
+      f.write(text)
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
   return path
+
+
+def write_json_atomic(path: str, payload: Mapping[str, Any], *, sort_keys: bool = True) -> str:
+  """Writes JSON atomically (`write_text_atomic`)."""
+  return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=sort_keys) + '\n')
 
 
 def savez_atomic(path: str, **arrays) -> str:
