@@ -21,10 +21,12 @@ import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Optional
 
+from absl import logging
 import numpy as np
 
 from antigan_tf.data import sources
 from antigan_tf.defense import defender as defender_lib
+from antigan_tf.utils import devices
 from antigan_tf.utils import io
 
 DEFENDER_SUBDIR = 'defender'
@@ -178,6 +180,7 @@ def run_defender(
   os.makedirs(output_dir, exist_ok=True)
   io.write_hparams_csv(os.path.join(output_dir, HPARAMS_FILE), hparams)
 
+  logging.info('Defender training on %s.', devices.describe())
   defender = defender_lib.Defender(x.shape[1:], config)
   history = defender.fit(x, output_dir=output_dir, verbose=1 if progress else 0)
   defender_dir = defender.save(os.path.join(output_dir, DEFENDER_SUBDIR))

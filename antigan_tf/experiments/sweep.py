@@ -408,6 +408,7 @@ def run_sweep(
     run_tff: Optional[str] = None,
     progress: bool = True,
     dry_run: bool = False,
+    values_per_parameter: Optional[int] = None,
 ) -> SweepResult:
   """Runs every configuration on top of `base_flagfile`.
 
@@ -432,6 +433,8 @@ def run_sweep(
       started and finished.
     dry_run: check everything and return the planned runs (`rows` holds
       each run's name and flags) without running or writing anything.
+    values_per_parameter: keep only the first N values of every grid and arm
+      parameter (a quick check of a sweep before the full grid); None: all.
 
   Returns:
     A `SweepResult`.
@@ -449,6 +452,10 @@ def run_sweep(
   for name, values in itertools.chain(grid.items(), *(a.items() for a in arms)):
     if isinstance(values, str) or not list(values):
       raise ValueError(f'Grid parameter {name!r} needs a non-empty list of values, got {values!r}.')
+  if values_per_parameter is not None:
+    n = checks.check_int(values_per_parameter, 'values_per_parameter', 1)
+    grid = collections.OrderedDict((k, list(v)[:n]) for k, v in grid.items())
+    arms = [collections.OrderedDict((k, list(v)[:n]) for k, v in a.items()) for a in arms]
   run_tff = run_tff or default_run_tff()
   known = run_tff_flag_names(run_tff)
   used = set(grid).union(*(set(a) for a in arms), reference or {})
@@ -484,11 +491,15 @@ def run_sweep(
       'arms': [{k: list(map(str, v)) for k, v in a.items()} for a in arms],
       'reference': dict(reference or {}),
       'extra_flags': list(extra_flags), 'run_tff': run_tff,
+      'values_per_parameter': values_per_parameter,
       'command': sys.argv}, sort_keys=False)
 
   run_dirs = collections.OrderedDict((run_name(p), os.path.join(runs_dir, run_name(p)))
                                      for p in configs)
   total_rounds = sum(_planned_rounds(base_flagfile, p, extra_flags) for p in configs)
+  # Parallel runs share one GPU: each takes memory as it needs it, not all of it.
+  run_env = {**os.environ, 'TF_FORCE_GPU_ALLOW_GROWTH': os.environ.get(
+      'TF_FORCE_GPU_ALLOW_GROWTH', 'true')}
 
   with _RoundMonitor(run_dirs, total_rounds, progress) as monitor:
 
@@ -505,7 +516,7 @@ def run_sweep(
       with open(log_path, 'w') as log:
         monitor.started(name, log_path)
         code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, env=run_env)
       outcome = 'ok' if code == 0 else 'failed'
       monitor.finished(name, f'{"finished" if code == 0 else "FAILED"} {name} in '
                              f'{time.monotonic() - began:.0f} s' +
@@ -566,21 +577,23 @@ def _planned_rounds(base_flagfile: str, params: Mapping[str, str],
 
 
 # Columns of the report's table, in this order, when the rows have them.
-_REPORT_COLUMNS = (
+REPORT_COLUMNS = (
     'defense', 'test_accuracy', 'riafi', 'riafi_ratio', 'central_riafi',
     'central_riafi_ratio',
     'gan_adversary.nn_ssim_mean', 'gan_adversary.nn_ssim_ratio', 'gan_adversary.oracle_rate',
     'black_box.nn_ssim_mean', 'black_box.nn_ssim_ratio', 'black_box.oracle_rate',
     'victim_shared.nn_ssim_mean')
 # A run's image grids shown side by side: (caption, path or directory).
-_RUN_IMAGES = (
+RUN_IMAGES = (
+    ('victim\'s real images (target class)', os.path.join('victim', 'real_target_class.png')),
     ('victim shares (target class)', os.path.join('victim', 'shared_target_class.png')),
     ('GAN adversary, last round', os.path.join('attack', 'gan')),
     ('black-box attacker', os.path.join('attack', 'black_box', 'reconstructions.png')),
 )
 
 
-def _run_image(run_dir: str, relative: str) -> Optional[str]:
+def run_image(run_dir: str, relative: str) -> Optional[str]:
+  """`relative` (the newest round_*.png if it is a directory) if the run has it."""
   path = os.path.join(run_dir, relative)
   if os.path.isdir(path):
     pngs = sorted(n for n in os.listdir(path) if n.startswith('round_') and n.endswith('.png'))
@@ -596,7 +609,7 @@ def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
   image grids side by side; returns its path."""
   flag_columns = list(collections.OrderedDict.fromkeys(k for c in configs for k in c))
   shown = ['run'] + [c for c in flag_columns if c != 'defense'] + [
-      c for c in _REPORT_COLUMNS if any(r.get(c) not in (None, '') for r in rows)]
+      c for c in REPORT_COLUMNS if any(r.get(c) not in (None, '') for r in rows)]
   parts = [f'# {title or "Sweep " + os.path.basename(output_dir)}', '',
            f'{len(configs)} runs; every column is in [{SWEEP_CSV}]({SWEEP_CSV}).', '']
   if any('riafi_ratio' in r for r in rows):
@@ -619,14 +632,14 @@ def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
   image_rows = []
   for row in rows:
     run_dir = os.path.join(output_dir, RUNS_DIR, row['run'])
-    cells = [_run_image(run_dir, rel) for _, rel in _RUN_IMAGES]
+    cells = [run_image(run_dir, rel) for _, rel in RUN_IMAGES]
     if any(cells):
       image_rows.append([row['run'], *[
           f'![]({RUNS_DIR}/{row["run"]}/{c})' if c else '' for c in cells]])
   if image_rows:
-    columns = [i for i in range(len(_RUN_IMAGES)) if any(r[i + 1] for r in image_rows)]
+    columns = [i for i in range(len(RUN_IMAGES)) if any(r[i + 1] for r in image_rows)]
     parts += ['## Images', '', report_lib.markdown_table(
-        ['run', *[_RUN_IMAGES[i][0] for i in columns]],
+        ['run', *[RUN_IMAGES[i][0] for i in columns]],
         [[r[0], *[r[i + 1] for i in columns]] for r in image_rows]), '']
   path = os.path.join(output_dir, report_lib.REPORT_FILE)
   return write_text_atomic(path, '\n'.join(parts).rstrip() + '\n')

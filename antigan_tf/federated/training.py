@@ -60,6 +60,7 @@ from antigan_tf.federated import processes
 from antigan_tf.federated import runtime as runtime_lib
 from antigan_tf.federated import victim as victim_lib
 from antigan_tf.utils import checks
+from antigan_tf.utils import devices
 from antigan_tf.utils import io as io_utils
 from antigan_tf.utils.fingerprint import array_fingerprint
 from antigan_tf.utils.io import format_hparam
@@ -73,6 +74,8 @@ ATTACKS = ('gan', 'black_box')
 HPARAMS_FILE = 'hparams.csv'
 METRICS_FILE = 'metrics.csv'
 STATE_DIR = 'program_state'
+# The victim's real target-class images, as a grid (victim/).
+REAL_TARGET_GRID = 'real_target_class.png'
 # Arguments that may change between a run and its resumption: they do not
 # change what the run computes (`rounds` extends or finishes a run).
 RESUMABLE_CHANGES = frozenset({
@@ -478,11 +481,16 @@ def run_federated(
   _check_existing_run(output_dir, hparams, overwrite)
   write_hparams_csv(os.path.join(output_dir, HPARAMS_FILE), hparams)
 
+  logging.info(devices.training_devices_line())
+
   # --- The victim's hook, once, outside TFF (cached). ---
   clients = {cid: partition.client_arrays(cid, train.x, train.y) for cid in partition.client_ids}
   victim_id = partition.victim_id
   real_x_v, real_y_v = clients[victim_id]
   victim_dir = os.path.join(output_dir, 'victim')
+  # What a defense hides: next to shared_target_class.png when there is one.
+  monitoring.save_image_grid(real_x_v[real_y_v == target_class][:num_reconstructions],
+                             os.path.join(victim_dir, REAL_TARGET_GRID))
   if defense == 'anti_gan':
     _log_phase('Anti-GAN defender on the victim\'s class %d', target_class)
     victim_transform = victim_lib.anti_gan_transform(

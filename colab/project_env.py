@@ -1,0 +1,309 @@
+"""Colab set-up for the antigan_tf notebooks: a Python 3.11 environment and a kernel in it.
+
+Colab's runtime is Python 3.12, while TensorFlow Federated 0.87 (and so this
+project) installs only on Python < 3.12 with TensorFlow 2.14. `setup()`
+therefore
+
+1. creates a Python 3.11 virtual environment with uv, which fetches a managed
+   3.11 interpreter, and installs the project's pinned set into it (the same
+   three steps as `make install`, plus TensorFlow's CUDA 11 libraries when
+   the runtime has a GPU);
+2. starts an IPython kernel in that environment, in the repository; and
+3. routes every later notebook cell to that kernel, relaying its output
+   (text, progress, images, errors) to the notebook.
+
+Where the running kernel already has the project (CI, a local checkout with
+`make install`), the notebooks never call this module.
+
+This module runs in Colab's own kernel, before the project is installed: it
+uses the standard library, IPython and jupyter_client only.
+"""
+
+import atexit
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from typing import Optional
+
+PYTHON_VERSION = '3.11'
+KERNEL_NAME = 'antigan_tf-py311'
+# Pinned files of the repository, installed in this order (see README, Install).
+LOCK_FILE = os.path.join('requirements', 'lock.txt')
+NO_DEPS_FILE = os.path.join('requirements', 'no-deps.txt')
+GPU_FILE = os.path.join('requirements', 'gpu.txt')
+_STAMP = '.antigan_tf-installed'
+# Colab's settings for its own Python that must not leak into the 3.11
+# environment (uv would install into the system Python, or resolve against
+# Colab's constraints; PYTHONPATH would shadow the environment's packages).
+_LEAKY_VARIABLES = ('UV_SYSTEM_PYTHON', 'UV_CONSTRAINT', 'UV_BUILD_CONSTRAINT',
+                    'UV_PYTHON', 'PYTHONPATH', 'PIP_CONSTRAINT', 'MPLBACKEND')
+
+
+_kernel = None  # The kernel `setup()` started, reused when it is run again.
+
+
+class SetupError(RuntimeError):
+  """Creating the environment or starting its kernel failed."""
+
+
+class CellError(RuntimeError):
+  """A cell raised an exception in the project's kernel (traceback shown above)."""
+
+
+def clean_environ(base: Optional[dict] = None) -> dict:
+  """`base` (default os.environ) without the variables of `_LEAKY_VARIABLES`."""
+  env = dict(os.environ if base is None else base)
+  for name in _LEAKY_VARIABLES:
+    env.pop(name, None)
+  return env
+
+
+def has_gpu() -> bool:
+  """Whether the machine has an NVIDIA GPU (`nvidia-smi -L` lists one)."""
+  if shutil.which('nvidia-smi') is None:
+    return False
+  result = subprocess.run(['nvidia-smi', '-L'], capture_output=True, text=True, check=False)
+  return result.returncode == 0 and 'GPU' in result.stdout
+
+
+def venv_python(venv_dir: str) -> str:
+  return os.path.join(venv_dir, 'bin', 'python')
+
+
+def kernel_environ(venv_dir: str, base: Optional[dict] = None) -> dict:
+  """The environment of the project's kernel and the tools it runs.
+
+  `clean_environ(base)`, with the pip-installed CUDA libraries of the
+  environment (site-packages/nvidia/*/lib, if any) first on LD_LIBRARY_PATH:
+  TensorFlow 2.14 does not find them by itself.
+  """
+  env = clean_environ(base)
+  nvidia = os.path.join(venv_dir, 'lib', f'python{PYTHON_VERSION}', 'site-packages', 'nvidia')
+  libs = sorted(os.path.join(nvidia, name, 'lib') for name in (
+      os.listdir(nvidia) if os.path.isdir(nvidia) else ())
+                if os.path.isdir(os.path.join(nvidia, name, 'lib')))
+  if libs:
+    env['LD_LIBRARY_PATH'] = os.pathsep.join(
+        [*libs, *filter(None, [env.get('LD_LIBRARY_PATH')])])
+  return env
+
+
+def install_commands(repo_dir: str, venv_dir: str, *, gpu: bool,
+                     uv: tuple[str, ...] = (sys.executable, '-m', 'uv')) -> list[list[str]]:
+  """The commands that create and fill the environment, in order.
+
+  Args:
+    repo_dir: the repository checkout.
+    venv_dir: where the environment goes.
+    gpu: also install TensorFlow's CUDA libraries (requirements/gpu.txt).
+    uv: how to call uv.
+
+  Returns:
+    A list of argv lists.
+  """
+  python = venv_python(venv_dir)
+  pip = [*uv, 'pip', 'install', '--python', python]
+  commands = [
+      [*uv, 'venv', '--python', PYTHON_VERSION, '--python-preference', 'only-managed',
+       '--seed', venv_dir],
+      [*pip, '-r', os.path.join(repo_dir, LOCK_FILE)],
+      [*pip, '--no-deps', '-r', os.path.join(repo_dir, NO_DEPS_FILE)],
+      [*pip, '--no-deps', '-e', repo_dir],
+  ]
+  if gpu:
+    commands.append([*pip, '-r', os.path.join(repo_dir, GPU_FILE)])
+  return commands
+
+
+def _install_key(repo_dir: str, gpu: bool) -> str:
+  digest = hashlib.sha256(f'gpu={gpu}'.encode())
+  for name in (LOCK_FILE, NO_DEPS_FILE, GPU_FILE, 'setup.py'):
+    with open(os.path.join(repo_dir, name), 'rb') as f:
+      digest.update(f.read())
+  return digest.hexdigest()
+
+
+def install(repo_dir: str, venv_dir: str, *, gpu: Optional[bool] = None) -> str:
+  """Creates the Python 3.11 environment with the project installed, once.
+
+  Re-running is a no-op while the requirement files are unchanged.
+
+  Args:
+    repo_dir: the repository checkout.
+    venv_dir: where the environment goes.
+    gpu: install the CUDA libraries; default: whether `has_gpu()`.
+
+  Returns:
+    The environment's python.
+
+  Raises:
+    SetupError: a step failed (its output is shown above).
+  """
+  gpu = has_gpu() if gpu is None else gpu
+  stamp = os.path.join(venv_dir, _STAMP)
+  key = _install_key(repo_dir, gpu)
+  if os.path.exists(stamp) and open(stamp).read() == key:
+    print(f'Python {PYTHON_VERSION} environment {venv_dir} is up to date.')
+    return venv_python(venv_dir)
+  env = clean_environ()
+  if subprocess.run([sys.executable, '-m', 'uv', '--version'], capture_output=True,
+                    check=False).returncode != 0:
+    _run([sys.executable, '-m', 'pip', 'install', '--quiet', 'uv'], env)
+  for command in install_commands(repo_dir, venv_dir, gpu=gpu):
+    _run(command, env)
+  with open(stamp, 'w') as f:
+    f.write(key)
+  return venv_python(venv_dir)
+
+
+def _run(command: list[str], env: dict) -> None:
+  print('$', ' '.join(command), flush=True)
+  result = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, check=False)
+  if result.returncode != 0:
+    raise SetupError(f'{" ".join(command)} failed with status {result.returncode}.')
+
+
+class ProjectKernel:
+  """An IPython kernel running in another Python, with output relayed here.
+
+  `run_cell(code)` executes code in that kernel (its state persists between
+  calls) and republishes what the kernel sends: stdout/stderr text, rich
+  displays (images, Markdown), clear-output requests and error tracebacks.
+  """
+
+  def __init__(self, python: str, *, cwd: str, env: Optional[dict] = None,
+               startup_timeout: float = 120.0):
+    """Starts the kernel.
+
+    Args:
+      python: the interpreter (it must have ipykernel).
+      cwd: the kernel's working directory.
+      env: its environment (default: `clean_environ()`).
+      startup_timeout: seconds to wait for the kernel to answer.
+
+    Raises:
+      SetupError: the kernel did not start.
+    """
+    from jupyter_client import kernelspec  # pylint: disable=g-import-not-at-top
+    from jupyter_client import manager  # pylint: disable=g-import-not-at-top
+
+    self._spec_dir = tempfile.mkdtemp(prefix='antigan_tf-kernelspec-')
+    spec_path = os.path.join(self._spec_dir, KERNEL_NAME)
+    os.makedirs(spec_path)
+    with open(os.path.join(spec_path, 'kernel.json'), 'w') as f:
+      json.dump({'argv': [python, '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
+                 'display_name': f'antigan_tf (Python {PYTHON_VERSION})',
+                 'language': 'python'}, f)
+    specs = kernelspec.KernelSpecManager(kernel_dirs=[self._spec_dir])
+    self._manager = manager.KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+    self._manager.start_kernel(cwd=cwd, env=clean_environ() if env is None else env)
+    self._client = self._manager.client()
+    self._client.start_channels()
+    try:
+      self._client.wait_for_ready(timeout=startup_timeout)
+    except RuntimeError as e:
+      self.shutdown()
+      raise SetupError(f'The kernel in {python} did not start: {e}') from e
+    atexit.register(self.shutdown)
+
+  def run_cell(self, code: str) -> None:
+    """Runs `code` in the kernel, relaying its output.
+
+    Raises:
+      CellError: the code raised (the traceback has been printed).
+      KeyboardInterrupt: interrupted here; the kernel is interrupted too.
+    """
+    try:
+      reply = self._client.execute_interactive(
+          code, store_history=True, allow_stdin=False, output_hook=_relay, timeout=None)
+    except KeyboardInterrupt:
+      self._manager.interrupt_kernel()
+      raise
+    content = reply['content']
+    if content['status'] != 'ok':
+      raise CellError(f'{content.get("ename", "Error")}: {content.get("evalue", "")}')
+
+  def is_alive(self) -> bool:
+    return getattr(self, '_manager', None) is not None and self._manager.is_alive()
+
+  def shutdown(self) -> None:
+    """Stops the kernel; safe to call twice."""
+    if getattr(self, '_manager', None) is None:
+      return
+    try:
+      self._client.stop_channels()
+      if self._manager.is_alive():
+        self._manager.shutdown_kernel(now=True)
+    finally:
+      self._manager = None
+      shutil.rmtree(self._spec_dir, ignore_errors=True)
+
+
+def _relay(message: dict) -> None:
+  """Republishes one IOPub message of the project's kernel in this one."""
+  from IPython import display  # pylint: disable=g-import-not-at-top
+
+  kind = message['header']['msg_type']
+  content = message['content']
+  if kind == 'stream':
+    stream = sys.stderr if content['name'] == 'stderr' else sys.stdout
+    stream.write(content['text'])
+    stream.flush()
+  elif kind in ('display_data', 'execute_result', 'update_display_data'):
+    display.publish_display_data(data=content['data'], metadata=content.get('metadata', {}))
+  elif kind == 'clear_output':
+    display.clear_output(wait=content.get('wait', False))
+  elif kind == 'error':
+    sys.stderr.write('\n'.join(content.get('traceback', [])) + '\n')
+    sys.stderr.flush()
+
+
+def route_cells(kernel: ProjectKernel, shell=None) -> None:
+  """Makes every later cell of `shell` (default: the running IPython) run in `kernel`."""
+  if shell is None:
+    from IPython import get_ipython  # pylint: disable=g-import-not-at-top
+    shell = get_ipython()
+  shell.user_ns['_antigan_tf_run_cell'] = kernel.run_cell
+
+  def to_kernel(lines: list[str]) -> list[str]:
+    code = ''.join(lines)
+    if not code.strip():
+      return lines
+    return [f'_antigan_tf_run_cell({code!r})\n']
+
+  to_kernel.antigan_tf = True
+  transformers = shell.input_transformers_cleanup
+  transformers[:] = [t for t in transformers if not getattr(t, 'antigan_tf', False)]
+  transformers.append(to_kernel)
+
+
+def setup(repo_dir: str, *, venv_dir: str = '/content/antigan_tf-py311',
+          gpu: Optional[bool] = None) -> ProjectKernel:
+  """Installs the environment (once), starts its kernel, routes the cells there.
+
+  Args:
+    repo_dir: the repository checkout; the kernel's working directory.
+    venv_dir: where the Python 3.11 environment goes.
+    gpu: install the CUDA libraries; default: whether the runtime has a GPU.
+
+  Returns:
+    The `ProjectKernel` the cells now run in.
+
+  Raises:
+    SetupError: installing or starting the kernel failed.
+  """
+  global _kernel
+  repo_dir = os.path.abspath(repo_dir)
+  python = install(repo_dir, venv_dir, gpu=gpu)
+  if _kernel is None or not _kernel.is_alive():
+    _kernel = ProjectKernel(python, cwd=repo_dir, env=kernel_environ(venv_dir))
+  kernel = _kernel
+  route_cells(kernel)
+  kernel.run_cell('import platform, antigan_tf\n'
+                  'print(f"Cells now run in Python {platform.python_version()} with '
+                  'antigan_tf {antigan_tf.__version__}.")')
+  return kernel
