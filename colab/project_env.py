@@ -92,7 +92,7 @@ def kernel_environ(venv_dir: str, base: Optional[dict] = None) -> dict:
   return env
 
 
-def install_commands(repo_dir: str, venv_dir: str, *, gpu: bool,
+def install_commands(repo_dir: str, venv_dir: str, *, gpu: bool, create: bool = True,
                      uv: tuple[str, ...] = (sys.executable, '-m', 'uv')) -> list[list[str]]:
   """The commands that create and fill the environment, in order.
 
@@ -100,6 +100,7 @@ def install_commands(repo_dir: str, venv_dir: str, *, gpu: bool,
     repo_dir: the repository checkout.
     venv_dir: where the environment goes.
     gpu: also install TensorFlow's CUDA libraries (requirements/gpu.txt).
+    create: create the environment first (False: it exists).
     uv: how to call uv.
 
   Returns:
@@ -110,6 +111,8 @@ def install_commands(repo_dir: str, venv_dir: str, *, gpu: bool,
   commands = [
       [*uv, 'venv', '--python', PYTHON_VERSION, '--python-preference', 'only-managed',
        '--seed', venv_dir],
+  ] if create else []
+  commands += [
       [*pip, '-r', os.path.join(repo_dir, LOCK_FILE)],
       [*pip, '--no-deps', '-r', os.path.join(repo_dir, NO_DEPS_FILE)],
       [*pip, '--no-deps', '-e', repo_dir],
@@ -153,7 +156,8 @@ def install(repo_dir: str, venv_dir: str, *, gpu: Optional[bool] = None) -> str:
   if subprocess.run([sys.executable, '-m', 'uv', '--version'], capture_output=True,
                     check=False).returncode != 0:
     _run([sys.executable, '-m', 'pip', 'install', '--quiet', 'uv'], env)
-  for command in install_commands(repo_dir, venv_dir, gpu=gpu):
+  create = not os.path.exists(venv_python(venv_dir))
+  for command in install_commands(repo_dir, venv_dir, gpu=gpu, create=create):
     _run(command, env)
   with open(stamp, 'w') as f:
     f.write(key)

@@ -174,6 +174,8 @@ def plot_rounds(run_dirs: Mapping[str, str], columns: Sequence[str] = ROUND_COLU
   Raises:
     ValueError: no run has any of `columns`.
   """
+  from matplotlib import ticker  # pylint: disable=g-import-not-at-top
+
   series = collections.OrderedDict()
   for label, run_dir in run_dirs.items():
     _, rows = read_csv_rows(os.path.join(run_dir, 'metrics.csv'))

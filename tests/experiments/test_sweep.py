@@ -296,3 +296,21 @@ def test_frontier_labels_name_the_defense_parameters_and_the_test_accuracy():
          'test_accuracy': '0.442'}
   assert plots._short_label(row, 'defense') == '48,0.5 (acc 0.44)'  # pylint: disable=protected-access
   assert plots._short_label({'run': 'defense=none'}, 'defense') == ''  # pylint: disable=protected-access
+
+
+def test_values_per_parameter_keeps_the_first_values_of_grid_and_arms(tmp_path, repo_root):
+  plan = sweep.run_sweep(
+      output_dir=str(tmp_path), base_flagfile=os.path.join(repo_root, 'configs', 'smoke.flags'),
+      grid={'seed': [0, 1, 2]},
+      arms=[{'defense': ['none']}, {'defense': ['dp'], 'dp_noise_multiplier': ['0.5', '1']}],
+      reference={'defense': 'none'}, values_per_parameter=1, dry_run=True)
+  assert [r['run'] for r in plan.rows] == [
+      'seed=0,defense=none', 'seed=0,defense=dp,dp_noise_multiplier=0.5']
+  two = sweep.run_sweep(
+      output_dir=str(tmp_path), base_flagfile=os.path.join(repo_root, 'configs', 'smoke.flags'),
+      grid={'seed': [0, 1, 2]}, values_per_parameter=2, dry_run=True)
+  assert [r['run'] for r in two.rows] == ['seed=0', 'seed=1']
+  with pytest.raises(ValueError, match='values_per_parameter'):
+    sweep.run_sweep(output_dir=str(tmp_path), base_flagfile=os.path.join(
+        repo_root, 'configs', 'smoke.flags'), grid={'seed': [0]}, values_per_parameter=0,
+                    dry_run=True)

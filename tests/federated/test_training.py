@@ -132,6 +132,7 @@ def test_attacked_run_writes_metrics_grids_and_the_defended_victim(attacked_runs
   assert (out / 'attack' / 'gan' / 'round_00003.png').exists()  # The last round.
   assert (out / 'attack' / 'black_box' / 'reconstructions.png').exists()
   assert (out / 'victim' / 'shared_target_class.png').exists()
+  assert (out / 'victim' / training.REAL_TARGET_GRID).exists()
   # The federation saw the victim's X', never X: no real image is in the store.
   store = client_store_lib.ClientStore(str(out / 'client_store'))
   shared_x, shared_y = store.client_arrays('victim')

@@ -1,0 +1,132 @@
+"""The notebooks in colab/: committed without outputs, with a badge, a set-up
+cell and a parameters cell; each executes top to bottom at the tiny scale on a
+kernel of this environment (as CI does), and writes what it promises."""
+
+import csv
+import os
+
+import nbformat
+import numpy as np
+import pytest
+from nbclient import NotebookClient
+
+import helpers
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLAB_DIR = os.path.join(REPO_ROOT, 'colab')
+NOTEBOOKS = ('quickstart.ipynb', 'integrating_the_defense.ipynb', 'reproducing_the_paper.ipynb')
+_CELL_TIMEOUT_S = 900
+
+
+def _read(name):
+  return nbformat.read(os.path.join(COLAB_DIR, name), as_version=4)
+
+
+def test_the_colab_folder_holds_exactly_the_three_notebooks():
+  assert sorted(n for n in os.listdir(COLAB_DIR) if n.endswith('.ipynb')) == sorted(NOTEBOOKS)
+
+
+@pytest.mark.parametrize('name', NOTEBOOKS)
+def test_notebook_is_stripped_and_has_badge_setup_and_parameters(name):
+  nb = _read(name)
+  nbformat.validate(nb)
+  code = [c for c in nb.cells if c.cell_type == 'code']
+  for cell in code:
+    assert cell.outputs == [] and cell.execution_count is None, 'outputs are committed'
+  intro = nb.cells[0]
+  assert intro.cell_type == 'markdown'
+  assert 'colab-badge.svg' in intro.source
+  assert f'/blob/main/colab/{name})' in intro.source
+  # The set-up cell comes first and installs only where the kernel lacks the project.
+  assert "find_spec('antigan_tf') is None" in code[0].source
+  assert 'project_env.setup(REPO_DIR)' in code[0].source
+  parameters = [c for c in code if 'parameters' in c.metadata.get('tags', [])]
+  assert len(parameters) == 1
+  assert "os.environ.get('ANTIGAN_NB_SCALE'" in parameters[0].source
+  assert "os.environ.get('ANTIGAN_NB_OUTPUT_DIR'" in parameters[0].source
+  assert code.index(parameters[0]) == 1
+  assert any('devices.training_devices_line()' in c.source for c in code)
+
+
+def _execute(name, output_dir, monkeypatch):
+  monkeypatch.setenv('ANTIGAN_NB_SCALE', 'tiny')
+  monkeypatch.setenv('ANTIGAN_NB_OUTPUT_DIR', str(output_dir))
+  before = set(helpers.worker_pids())
+  nb = _read(name)
+  # 'python3' resolves to this interpreter: the kernel has the project installed.
+  NotebookClient(nb, kernel_name='python3', timeout=_CELL_TIMEOUT_S,
+                 resources={'metadata': {'path': REPO_ROOT}}).execute()
+  assert set(helpers.worker_pids()) <= before  # No TFF worker left running.
+  return nb
+
+
+def _outputs(nb, output_type):
+  return [o for c in nb.cells if c.cell_type == 'code' for o in c.outputs
+          if o.output_type == output_type]
+
+
+def _text(nb):
+  return ''.join(o.text for o in _outputs(nb, 'stream'))
+
+
+def _png_count(nb):
+  return sum('image/png' in o.data for t in ('display_data', 'execute_result')
+             for o in _outputs(nb, t))
+
+
+def _sweep_runs(sweep_dir):
+  with open(os.path.join(sweep_dir, 'sweep.csv'), newline='') as f:
+    return [row['run'] for row in csv.DictReader(f)]
+
+
+def test_quickstart_executes(tmp_path, monkeypatch):
+  nb = _execute('quickstart.ipynb', tmp_path, monkeypatch)
+  text = _text(nb)
+  assert 'set-up skipped' in text
+  assert 'GAN training (defender, attackers, oracle) on CPU' in text
+  assert _sweep_runs(tmp_path / 'quickstart') == ['defense=none', 'defense=anti_gan']
+  tables = [o.data['text/markdown'] for o in _outputs(nb, 'execute_result')
+            if 'text/markdown' in o.data]
+  assert len(tables) == 1 and '| defense=anti_gan | anti_gan |' in tables[0]
+  assert 'riafi_ratio' in tables[0] and 'black_box.nn_ssim_mean' in tables[0]
+  assert _png_count(nb) == 3  # Image grids, per-round curves, defender losses.
+  run = tmp_path / 'quickstart' / 'runs' / 'defense=anti_gan'
+  assert (run / 'victim' / 'real_target_class.png').exists()
+  assert (run / 'victim' / 'shared_target_class.png').exists()
+
+
+def test_integrating_the_defense_executes(tmp_path, monkeypatch):
+  nb = _execute('integrating_the_defense.ipynb', tmp_path, monkeypatch)
+  text = _text(nb)
+  assert 'victim: 64 images of class 6' in text
+  assert text.count('after 2 rounds: train loss') == 2  # Undefended and defended FedAvg.
+  assert 'RIAFI undefended' in text and 'test accuracy' in text
+  with np.load(tmp_path / 'integrating' / 'x_prime.npz') as exported:
+    # The tiny defender mixes in real images at MR 0.5: 64 generated + 32 real.
+    assert exported['x'].shape == (96, 28, 28, 1) and exported['y'].shape == (96,)
+    assert set(exported['y'].tolist()) == {6}
+    assert np.abs(exported['x']).max() <= 1.0
+  assert (tmp_path / 'integrating' / 'defender' / 'losses.csv').exists()
+  assert _png_count(nb) == 1
+
+
+def test_reproducing_the_paper_executes(tmp_path, monkeypatch):
+  nb = _execute('reproducing_the_paper.ipynb', tmp_path, monkeypatch)
+  paper = tmp_path / 'paper'
+  # The first value of each swept parameter, with its undefended reference.
+  assert _sweep_runs(paper / 'fig4_lambda1') == ['defender_lambda1=0,defense=anti_gan',
+                                                 'defense=none']
+  assert _sweep_runs(paper / 'fig4_lambda2') == ['defender_lambda2=0,defense=anti_gan',
+                                                 'defense=none']
+  assert _sweep_runs(paper / 'fig6_7_mix_ratio') == ['defender_mix_ratio=0,defense=anti_gan',
+                                                     'defense=none']
+  assert _sweep_runs(paper / 'fig8_10_13_variance_mode') == [
+      'defender_variance_mode=max,defense=anti_gan', 'defense=none']
+  assert _sweep_runs(paper / 'frontier') == [
+      'defense=none', 'defense=anti_gan,defender_lambda2=12,defender_mix_ratio=0',
+      'defense=dp,dp_noise_multiplier=0.1']
+  assert (paper / 'frontier' / 'plots' / 'privacy_utility_frontier.png').exists()
+  assert (paper / 'fig8_10_13_variance_mode' / 'plots' / 'defender_losses.png').exists()
+  plots = sum(len(os.listdir(paper / s / 'plots')) for s in os.listdir(paper))
+  # Every plot the sweeps drew is shown, plus the mix-ratio runs' images.
+  assert _png_count(nb) == plots + 1

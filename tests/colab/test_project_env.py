@@ -1,0 +1,173 @@
+"""colab/project_env.py: the Colab set-up (environment, a kernel in it, cells
+routed there). The kernel parts run here against this interpreter; only uv's
+download of a managed Python 3.11 needs Colab's network."""
+
+import importlib.metadata
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import helpers
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO_ROOT, 'colab'))
+import project_env  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def _requirement_lines(path):
+  with open(path) as f:
+    return [line.strip() for line in f if line.strip() and not line.startswith('#')]
+
+
+def test_install_commands_create_a_managed_3_11_env_and_install_like_make_install():
+  commands = project_env.install_commands('/repo', '/env', gpu=False, uv=('uv',))
+  assert commands == [
+      ['uv', 'venv', '--python', '3.11', '--python-preference', 'only-managed', '--seed', '/env'],
+      ['uv', 'pip', 'install', '--python', '/env/bin/python', '-r', '/repo/requirements/lock.txt'],
+      ['uv', 'pip', 'install', '--python', '/env/bin/python', '--no-deps', '-r',
+       '/repo/requirements/no-deps.txt'],
+      ['uv', 'pip', 'install', '--python', '/env/bin/python', '--no-deps', '-e', '/repo'],
+  ]
+  with_gpu = project_env.install_commands('/repo', '/env', gpu=True, uv=('uv',))
+  assert with_gpu[:-1] == commands
+  assert with_gpu[-1][-2:] == ['-r', '/repo/requirements/gpu.txt']
+  assert project_env.install_commands('/repo', '/env', gpu=False, create=False, uv=('uv',)) == (
+      commands[1:])
+
+
+def test_gpu_requirements_are_tensorflows_cuda_extra_without_tensorrt():
+  extra = set()
+  for requirement in importlib.metadata.requires('tensorflow'):
+    if "extra == 'and-cuda'" in requirement or 'extra == "and-cuda"' in requirement:
+      name, version = re.match(r'([\w.-]+)\s*\(?==([\w.]+)\)?', requirement).groups()
+      extra.add(f'{name}=={version}')
+  assert 'tensorrt==8.5.3.1' in extra
+  pinned = set(_requirement_lines(os.path.join(REPO_ROOT, 'requirements', 'gpu.txt')))
+  assert pinned == extra - {'tensorrt==8.5.3.1'}
+
+
+def test_notebook_kernel_packages_are_in_the_lock():
+  lock = {line.split('==')[0].lower() for line in
+          _requirement_lines(os.path.join(REPO_ROOT, 'requirements', 'lock.txt'))}
+  assert {'ipykernel', 'nbclient', 'nbformat', 'jupyter_client', 'nest-asyncio'} <= lock
+
+
+def test_kernel_environ_drops_colab_settings_and_finds_the_cuda_libraries(tmp_path):
+  nvidia = tmp_path / 'lib' / 'python3.11' / 'site-packages' / 'nvidia'
+  for name in ('cudnn', 'cublas'):
+    (nvidia / name / 'lib').mkdir(parents=True)
+  (nvidia / 'empty').mkdir()
+  env = project_env.kernel_environ(str(tmp_path), {
+      'PYTHONPATH': '/env/python', 'UV_SYSTEM_PYTHON': 'true', 'UV_CONSTRAINT': 'c.txt',
+      'MPLBACKEND': 'module://x', 'LD_LIBRARY_PATH': '/usr/lib64-nvidia', 'HOME': '/root'})
+  assert env == {'HOME': '/root', 'LD_LIBRARY_PATH': os.pathsep.join(
+      [str(nvidia / 'cublas' / 'lib'), str(nvidia / 'cudnn' / 'lib'), '/usr/lib64-nvidia'])}
+  assert 'LD_LIBRARY_PATH' not in project_env.kernel_environ(str(tmp_path / 'none'), {})
+
+
+def test_install_runs_once_until_the_requirements_change(tmp_path, monkeypatch):
+  repo = tmp_path / 'repo'
+  (repo / 'requirements').mkdir(parents=True)
+  for name in ('lock.txt', 'no-deps.txt', 'gpu.txt'):
+    (repo / 'requirements' / name).write_text(f'# {name}\n')
+  (repo / 'setup.py').write_text('')
+  venv = tmp_path / 'env'
+  ran = []
+
+  def fake_run(command, env):
+    assert 'PYTHONPATH' not in env
+    ran.append(command)
+    if command[3:4] == ['venv']:
+      assert not venv.exists()  # Created once, then reused.
+      (venv / 'bin').mkdir(parents=True)
+      (venv / 'bin' / 'python').write_text('')
+
+  monkeypatch.setenv('PYTHONPATH', '/colab/python')
+  monkeypatch.setattr(project_env, '_run', fake_run)
+  python = project_env.install(str(repo), str(venv), gpu=False)
+  assert python == str(venv / 'bin' / 'python')
+  uv_installs = lambda: [c for c in ran if c[1:5] == ['-m', 'uv', 'pip', 'install']]
+  assert len(uv_installs()) == 3
+  ran.clear()
+  project_env.install(str(repo), str(venv), gpu=False)
+  assert ran == []  # Up to date.
+  (repo / 'requirements' / 'lock.txt').write_text('numpy==1.25.2\n')
+  project_env.install(str(repo), str(venv), gpu=False)
+  assert len(uv_installs()) == 3
+  ran.clear()
+  project_env.install(str(repo), str(venv), gpu=True)  # GPU libraries: installs again.
+  assert ran[-1][-2:] == ['-r', str(repo / 'requirements' / 'gpu.txt')]
+
+
+@pytest.fixture(scope='module')
+def kernel():
+  kernel = project_env.ProjectKernel(sys.executable, cwd=REPO_ROOT)
+  yield kernel
+  kernel.shutdown()
+
+
+def _pid_of(kernel, capsys):
+  capsys.readouterr()
+  kernel.run_cell('import os; print(os.getpid())')
+  return int(capsys.readouterr().out.strip())
+
+
+def test_kernel_keeps_state_and_relays_text_displays_and_errors(kernel, capsys, monkeypatch):
+  published = []
+  monkeypatch.setattr('IPython.display.publish_display_data',
+                      lambda data, metadata=None: published.append(data))
+  kernel.run_cell('import sys\nanswer = 41 + 1\nprint("to stdout")\nprint("to stderr", file=sys.stderr)')
+  kernel.run_cell('from IPython.display import Markdown, display\n'
+                  'display(Markdown("**shown**"))\nanswer')
+  captured = capsys.readouterr()
+  assert captured.out == 'to stdout\n' and captured.err == 'to stderr\n'
+  assert published[0]['text/markdown'] == '**shown**'
+  assert published[1]['text/plain'] == '42'  # The cell's value; `answer` persisted.
+  with pytest.raises(project_env.CellError, match='ZeroDivisionError'):
+    kernel.run_cell('1 / 0')
+  assert 'ZeroDivisionError' in capsys.readouterr().err  # The kernel's traceback.
+  assert _pid_of(kernel, capsys) != os.getpid()
+
+
+def test_kernel_runs_in_the_given_directory_and_sees_the_project(kernel, capsys):
+  kernel.run_cell('import os, antigan_tf; print(os.getcwd())')
+  assert capsys.readouterr().out.strip() == REPO_ROOT
+
+
+def test_routed_cells_run_in_the_kernel(kernel, capsys):
+  shell = InteractiveShell.instance()
+  try:
+    project_env.route_cells(kernel, shell)
+    project_env.route_cells(kernel, shell)  # Idempotent: one transformer.
+    assert sum(getattr(t, 'antigan_tf', False) for t in shell.input_transformers_cleanup) == 1
+    result = shell.run_cell('routed = "yes"\nprint(routed)')
+    assert result.success
+    assert 'routed' not in shell.user_ns  # Defined in the kernel, not here.
+    assert capsys.readouterr().out == 'yes\n'
+    failed = shell.run_cell('undefined_name')
+    assert isinstance(failed.error_in_exec, project_env.CellError)
+  finally:
+    shell.input_transformers_cleanup[:] = [
+        t for t in shell.input_transformers_cleanup if not getattr(t, 'antigan_tf', False)]
+    InteractiveShell.clear_instance()
+
+
+def test_shutdown_stops_the_kernel_process(capsys):
+  kernel = project_env.ProjectKernel(sys.executable, cwd=REPO_ROOT)
+  pid = _pid_of(kernel, capsys)
+  assert kernel.is_alive()
+  kernel.shutdown()
+  kernel.shutdown()  # Safe twice.
+  assert helpers.wait_until_gone(pid) and not kernel.is_alive()
+
+
+def test_a_kernel_that_cannot_start_is_a_setup_error(tmp_path):
+  fake = tmp_path / 'python'
+  fake.write_text('#!/bin/sh\nexit 3\n')
+  fake.chmod(0o755)
+  with pytest.raises(project_env.SetupError, match='did not start'):
+    project_env.ProjectKernel(str(fake), cwd=str(tmp_path), startup_timeout=10)
