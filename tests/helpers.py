@@ -37,3 +37,24 @@ def worker_pids() -> list[int]:
     if b'worker_binary' in cmd.split(b'\0')[0] and process_alive(int(entry)):
       pids.append(int(entry))
   return pids
+
+
+def run_with_cli_module(script: str, body: str, *, cwd: str, timeout: float = 600):
+  """Runs `body` in a fresh Python with the CLI `script` loaded as module `m`
+  (its flags defined, `main` not run); returns the JSON `body` prints last.
+
+  For checks over many flag sets that would each cost a process start-up
+  (TensorFlow, TFF) as separate CLI calls.
+  """
+  import json  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+
+  name = os.path.basename(script)
+  code = ('import importlib.machinery\n'
+          f'm = importlib.machinery.SourceFileLoader({name!r}, {script!r}).load_module()\n'
+          + body)
+  proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                        timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -13,7 +13,7 @@ lives in `antigan_tf.federated.client_data`.
 """
 
 import collections
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 import dataclasses
 import hashlib
 import json

@@ -723,17 +723,8 @@ class Defender:
     """
     x_prime, y_prime = self.obfuscate(x, y, **obfuscate_kwargs)
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
-      with open(tmp, 'wb') as f:
-        np.savez(f, x=x_prime, y=y_prime)
-      os.replace(tmp, path)
-    except BaseException:
-      if os.path.exists(tmp):
-        os.remove(tmp)
-      raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    io_utils.savez_atomic(path, x=x_prime, y=y_prime)
     return path
 
   # --------------------------------------------------------------- save/load

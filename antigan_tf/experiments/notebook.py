@@ -10,6 +10,7 @@ files from Markdown). IPython and matplotlib are imported on call.
 
 import collections
 import io
+import json
 import os
 import subprocess
 import sys
@@ -99,21 +100,44 @@ def sweep_rows(sweep_dir: str) -> list[dict[str, str]]:
   return read_csv_rows(path)[1]
 
 
-def sweep_table(sweep_dir: str, columns: Optional[Sequence[str]] = None):
-  """sweep.csv as a Markdown table (an `IPython.display.Markdown`).
+def arm_rows(sweep_dir: str, arm: int) -> list[dict[str, str]]:
+  """The sweep.csv rows of the runs of one `--arm` (by position, from 0).
+
+  The arms are read from the sweep's sweep.json, as the sweep ran them
+  (after `values_per_parameter`).
+
+  Raises:
+    IndexError: the sweep has fewer arms.
+  """
+  with open(os.path.join(sweep_dir, 'sweep.json')) as f:
+    recorded = json.load(f)
+  arms = recorded['arms']
+  if not 0 <= arm < len(arms):
+    raise IndexError(f'The sweep in {sweep_dir} has {len(arms)} arms; there is no arm {arm}.')
+  names = {sweep_lib.run_name(c) for c in
+           sweep_lib.expand_configurations(recorded['grid'], [arms[arm]])}
+  return [row for row in sweep_rows(sweep_dir) if row['run'] in names]
+
+
+def table(rows: Sequence[Mapping[str, str]], columns: Optional[Sequence[str]] = None):
+  """Rows of sweep.csv as a Markdown table (an `IPython.display.Markdown`).
 
   Args:
-    sweep_dir: the sweep's output directory.
+    rows: e.g. `sweep_rows(...)` or `arm_rows(...)`.
     columns: columns to show after `run`; default the sweep report's (those
       with a value in some row).
   """
   from IPython import display  # pylint: disable=g-import-not-at-top
 
-  rows = sweep_rows(sweep_dir)
   if columns is None:
     columns = [c for c in sweep_lib.REPORT_COLUMNS if any(r.get(c) for r in rows)]
   return display.Markdown(report_lib.markdown_table(
       ['run', *columns], [[r['run'], *[r.get(c, '') for c in columns]] for r in rows]))
+
+
+def sweep_table(sweep_dir: str, columns: Optional[Sequence[str]] = None):
+  """`table` of all of a sweep's rows."""
+  return table(sweep_rows(sweep_dir), columns)
 
 
 def run_images(run_dir: str) -> 'collections.OrderedDict[str, str]':

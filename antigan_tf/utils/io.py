@@ -79,6 +79,11 @@ def savez_atomic(path: str, **arrays) -> str:
   import numpy as np  # pylint: disable=g-import-not-at-top
   path = os.fspath(path)
   tmp = f'{path}.tmp-{os.getpid()}.npz'
-  np.savez(tmp, **arrays)
-  os.replace(tmp, path)
+  try:
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
   return path

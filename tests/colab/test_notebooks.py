@@ -113,20 +113,23 @@ def test_integrating_the_defense_executes(tmp_path, monkeypatch):
 def test_reproducing_the_paper_executes(tmp_path, monkeypatch):
   nb = _execute('reproducing_the_paper.ipynb', tmp_path, monkeypatch)
   paper = tmp_path / 'paper'
-  # The first value of each swept parameter, with its undefended reference.
-  assert _sweep_runs(paper / 'fig4_lambda1') == ['defender_lambda1=0,defense=anti_gan',
-                                                 'defense=none']
-  assert _sweep_runs(paper / 'fig4_lambda2') == ['defender_lambda2=0,defense=anti_gan',
-                                                 'defense=none']
-  assert _sweep_runs(paper / 'fig6_7_mix_ratio') == ['defender_mix_ratio=0,defense=anti_gan',
-                                                     'defense=none']
-  assert _sweep_runs(paper / 'fig8_10_13_variance_mode') == [
-      'defender_variance_mode=max,defense=anti_gan', 'defense=none']
-  assert _sweep_runs(paper / 'frontier') == [
-      'defense=none', 'defense=anti_gan,defender_lambda2=12,defender_mix_ratio=0',
+  # configs/sweeps/paper.flags at the first value of each arm: one run per arm,
+  # the undefended one being every run's reference.
+  assert _sweep_runs(paper) == [
+      'defense=none', 'defense=anti_gan,defender_lambda1=0,defender_lambda2=48',
+      'defense=anti_gan,defender_lambda1=0.005,defender_lambda2=0',
+      'defense=anti_gan,defender_mix_ratio=0', 'defense=anti_gan,defender_variance_mode=max',
+      'defense=anti_gan,defender_lambda2=12,defender_mix_ratio=0',
       'defense=dp,dp_noise_multiplier=0.1']
-  assert (paper / 'frontier' / 'plots' / 'privacy_utility_frontier.png').exists()
-  assert (paper / 'fig8_10_13_variance_mode' / 'plots' / 'defender_losses.png').exists()
-  plots = sum(len(os.listdir(paper / s / 'plots')) for s in os.listdir(paper))
-  # Every plot the sweeps drew is shown, plus the mix-ratio runs' images.
-  assert _png_count(nb) == plots + 1
+  with open(paper / 'sweep.csv', newline='') as f:
+    assert {row['reference_run'] for row in csv.DictReader(f)} == {'defense=none'}
+  drawn = sorted(os.listdir(paper / 'plots'))
+  assert 'arm1_riafi_ratio_vs_defender_lambda1.png' in drawn
+  assert 'arm3_black_box.nn_ssim_ratio_vs_defender_mix_ratio.png' in drawn
+  assert {'arm4_defender_losses.png', 'privacy_utility_frontier.png'} <= set(drawn)
+  tables = [o.data['text/markdown'] for o in _outputs(nb, 'display_data')
+            if 'text/markdown' in o.data]
+  assert len(tables) == 5  # One per figure: 4a, 4b, 6/7, 8/10/13 and DP.
+  assert '| defense=dp,dp_noise_multiplier=0.1 | 0.1 |' in tables[-1]
+  # 2 + 2 + 3 plots, the MR and variance runs' images, Fig. 13, the frontier.
+  assert _png_count(nb) == 11

@@ -5,7 +5,6 @@ download of a managed Python 3.11 needs Colab's network."""
 import importlib.metadata
 import os
 import re
-import subprocess
 import sys
 
 import pytest
@@ -171,3 +170,17 @@ def test_a_kernel_that_cannot_start_is_a_setup_error(tmp_path):
   fake.chmod(0o755)
   with pytest.raises(project_env.SetupError, match='did not start'):
     project_env.ProjectKernel(str(fake), cwd=str(tmp_path), startup_timeout=10)
+
+
+def test_relaying_works_from_inside_a_running_kernel(kernel, capsys):
+  # As on Colab: run_cell is called by a kernel whose event loop is running.
+  kernel.run_cell(
+      'import sys\n'
+      f'sys.path.insert(0, {os.path.join(REPO_ROOT, "colab")!r})\n'
+      'import project_env\n'
+      f'inner = project_env.ProjectKernel(sys.executable, cwd={REPO_ROOT!r})\n'
+      'try:\n'
+      '  inner.run_cell("import os; print(6 * 7, os.getppid() == %d)" % os.getpid())\n'
+      'finally:\n'
+      '  inner.shutdown()\n')
+  assert capsys.readouterr().out == '42 True\n'

@@ -1,8 +1,8 @@
 """Notebook helpers: running a CLI with its output shown, tables and images."""
 
 import csv
+import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -58,6 +58,18 @@ def test_sweep_table_shows_the_report_columns_with_values(tmp_path):
   assert chosen[3] == '| defense=anti_gan | 0.25 |'
   with pytest.raises(FileNotFoundError, match='has the sweep run'):
     notebook.sweep_rows(str(tmp_path / 'nothing'))
+
+
+def test_arm_rows_are_the_runs_of_one_arm(tmp_path):
+  _write_sweep(tmp_path)
+  (tmp_path / 'sweep.json').write_text(json.dumps(
+      {'grid': {}, 'arms': [{'defense': ['none']}, {'defense': ['anti_gan']}]}))
+  assert [r['run'] for r in notebook.arm_rows(str(tmp_path), 1)] == ['defense=anti_gan']
+  assert [r['run'] for r in notebook.arm_rows(str(tmp_path), 0)] == ['defense=none']
+  with pytest.raises(IndexError, match='has 2 arms'):
+    notebook.arm_rows(str(tmp_path), 2)
+  shown = notebook.table(notebook.arm_rows(str(tmp_path), 1), ['riafi']).data
+  assert shown.splitlines()[2] == '| defense=anti_gan | 0.25 |'
 
 
 def test_run_images_and_show_images_line_up_captions(tmp_path):

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import helpers
 from antigan_tf.experiments import plots
 from antigan_tf.experiments import sweep
 
@@ -218,9 +219,8 @@ def test_shipped_sweeps_are_valid(repo_root):
   script = os.path.join(repo_root, 'bin', 'run_sweep')
   names = sorted(n for n in os.listdir(os.path.join(repo_root, 'configs', 'sweeps'))
                  if n.endswith('.flags'))
-  code = (
-      'import importlib.machinery, json\n'
-      f'm = importlib.machinery.SourceFileLoader("run_sweep", {script!r}).load_module()\n'
+  planned = helpers.run_with_cli_module(script, (
+      'import json\n'
       'from antigan_tf.experiments import sweep\n'
       'out = {}\n'
       f'for name in {names!r}:\n'
@@ -230,11 +230,7 @@ def test_shipped_sweeps_are_valid(repo_root):
       '  kwargs["dry_run"] = True\n'
       '  result = sweep.run_sweep(**kwargs)\n'
       '  out[name] = [r["run"] for r in result.rows]\n'
-      'print(json.dumps(out))\n')
-  proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                        timeout=300, cwd=repo_root, stdin=subprocess.DEVNULL)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  planned = json.loads(proc.stdout.strip().splitlines()[-1])
+      'print(json.dumps(out))\n'), cwd=repo_root, timeout=300)
   assert planned['main.flags'] == ['defense=none', 'defense=anti_gan']
   assert planned['fig4_lambda2.flags'][-1] == 'defense=none'  # The reference run.
   assert len(planned['fig4_lambda2.flags']) == 6
@@ -246,6 +242,12 @@ def test_shipped_sweeps_are_valid(repo_root):
   assert sum(r.startswith('defense=dp') for r in frontier) == 3
   assert set(planned) >= {'main_paper_scale.flags', 'fig4_lambda1.flags',
                           'fig6_7_mix_ratio.flags'}
+  # The paper's sweeps as arms of one: the separate sweeps' runs, with one
+  # reference and the run fig. 4a and 4b share (lambda1 0.005, lambda2 48) once.
+  paper = planned['paper.flags']
+  assert len(paper) == len(set(paper)) == 24
+  assert paper.count('defense=none') == 1
+  assert 'defense=anti_gan,defender_lambda1=0.005,defender_lambda2=48' in paper
   for name, runs in planned.items():
     assert len(runs) >= 2, name
 

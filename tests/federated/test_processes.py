@@ -1,7 +1,5 @@
 """FedAvg / DP-FedAvg processes: type signatures first, then execution."""
 
-import collections
-
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -80,26 +80,45 @@ def test_rerun_resumes_and_other_settings_are_refused(smoke_run):
 
 # Library-level checks (rounds, attacks, DP, ...) are tested in
 # test_training.py; these cover each way an error reaches the command line.
-@pytest.mark.parametrize(
-    'args, message',
-    [
-        (['--rounds=2', '--clients_per_round=50'], 'clients_per_round'),
-        (['--adversary_classes=6,1'], 'target class'),
-        (['--attacks=gan', '--attack_fake_label=6'], 'attack_fake_label'),
-        (['--defense=anti_gan', '--defender_lambda2=-1'], 'lambda2'),
-        (['--no_such_flag=1'], 'no_such_flag'),
-        (['--flagfile=/nonexistent/x.flags'], 'x.flags'),
-        (['--rounds=1', '--dataset=local', '--data_dir=/nonexistent'], '/nonexistent'),
-        (['extra_positional'], 'positional'),
-    ],
-)
-def test_bad_input_exits_2_with_one_line(repo_root, tmp_path, args, message):
-  proc = _run_cli(repo_root, f'--output_dir={tmp_path}', *args)
-  assert proc.returncode == 2, proc.stderr[-2000:]
-  # One line from us (TF itself may log before it), and no traceback.
-  last_line = proc.stderr.strip().splitlines()[-1]
-  assert last_line.startswith('run_tff: error:') and message in last_line, proc.stderr[-2000:]
-  assert 'Traceback' not in proc.stderr
+_BAD_INPUTS = [
+    (['--rounds=2', '--clients_per_round=50'], 'clients_per_round'),
+    (['--adversary_classes=6,1'], 'target class'),
+    (['--attacks=gan', '--attack_fake_label=6'], 'attack_fake_label'),
+    (['--defense=anti_gan', '--defender_lambda2=-1'], 'lambda2'),
+    (['--no_such_flag=1'], 'no_such_flag'),
+    (['--flagfile=/nonexistent/x.flags'], 'x.flags'),
+    (['--rounds=1', '--dataset=local', '--data_dir=/nonexistent'], '/nonexistent'),
+    (['extra_positional'], 'positional'),
+]
+
+
+def test_bad_input_exits_2_with_one_line(repo_root, tmp_path):
+  # All cases in one process (TF and TFF imported once): run_tff's own flag
+  # parsing and main, as `app.run` calls them; test_unwritable_output_dir_exits_2
+  # covers the exit status of a real process.
+  results = helpers.run_with_cli_module(os.path.join(repo_root, 'bin', 'run_tff'), (
+      'import contextlib, io, json, traceback\n'
+      'results = []\n'
+      f'for args in {[args for args, _ in _BAD_INPUTS]!r}:\n'
+      '  m.FLAGS.unparse_flags()\n'
+      '  err = io.StringIO()\n'
+      '  status = 0\n'
+      '  with contextlib.redirect_stderr(err):\n'
+      '    try:\n'
+      f'      m.main(m._parse_flags(["run_tff", "--output_dir={tmp_path}", *args]))\n'
+      '    except SystemExit as e:\n'
+      '      status = e.code\n'
+      '    except Exception:\n'
+      '      traceback.print_exc()\n'
+      '  results.append([status, err.getvalue()])\n'
+      'print(json.dumps(results))\n'), cwd=repo_root)
+  for (args, message), (status, stderr) in zip(_BAD_INPUTS, results, strict=True):
+    assert status == 2, (args, stderr[-2000:])
+    # One line from us, and no traceback.
+    assert stderr.strip().splitlines() == [stderr.strip().splitlines()[-1]], (args, stderr)
+    last_line = stderr.strip().splitlines()[-1]
+    assert last_line.startswith('run_tff: error:') and message in last_line, (args, stderr)
+    assert 'Traceback' not in stderr
 
 
 def test_unwritable_output_dir_exits_2(repo_root, tmp_path):
@@ -133,9 +152,8 @@ def test_every_shipped_config_maps_onto_run_federated(repo_root):
   script = os.path.join(repo_root, 'bin', 'run_tff')
   configs = sorted(n for n in os.listdir(os.path.join(repo_root, 'configs'))
                    if n.endswith('.flags') and not n.startswith('defender_'))
-  code = (
-      'import importlib.machinery, inspect, json, sys\n'
-      f'm = importlib.machinery.SourceFileLoader("run_tff", {script!r}).load_module()\n'
+  parsed = helpers.run_with_cli_module(script, (
+      'import inspect, json\n'
       'from antigan_tf.federated import training\n'
       'from antigan_tf.defense import DefenderConfig\n'
       'out = {}\n'
@@ -146,11 +164,7 @@ def test_every_shipped_config_maps_onto_run_federated(repo_root):
       '  assert set(kwargs) == set(inspect.signature(training.run_federated).parameters) - {"victim_transform"}\n'
       '  DefenderConfig.from_dict(kwargs["defender_config"])\n'
       '  out[name] = [kwargs["dataset"], kwargs["defense"], list(kwargs["attacks"])]\n'
-      'print(json.dumps(out))\n')
-  proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                        timeout=300, cwd=repo_root, stdin=subprocess.DEVNULL)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  parsed = json.loads(proc.stdout.strip().splitlines()[-1])
+      'print(json.dumps(out))\n'), cwd=repo_root, timeout=300)
   for dataset in ('fashion_mnist', 'mnist', 'cifar10'):
     for defense in ('none', 'anti_gan', 'dp'):
       name = f'{dataset}_{defense}_vs_attack.flags'
