@@ -23,6 +23,7 @@ import atexit
 import hashlib
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -44,6 +45,9 @@ _LEAKY_VARIABLES = ('UV_SYSTEM_PYTHON', 'UV_CONSTRAINT', 'UV_BUILD_CONSTRAINT',
 
 
 _kernel = None  # The kernel `setup()` started, reused when it is run again.
+_POLL_SECONDS = 1.0
+_DEAD_KERNEL = ('The project\'s kernel has died (for example killed for using too much '
+                'memory); re-run the set-up cell to start a new one.')
 
 
 class SetupError(RuntimeError):
@@ -52,6 +56,14 @@ class SetupError(RuntimeError):
 
 class CellError(RuntimeError):
   """A cell raised an exception in the project's kernel (traceback shown above)."""
+
+  def _render_traceback_(self):
+    # IPython shows this instead of a second, local traceback.
+    return [f'{self} (in the project\'s kernel; its traceback is above)']
+
+
+class KernelDiedError(RuntimeError):
+  """The project's kernel is gone (e.g. killed for using too much memory)."""
 
 
 def clean_environ(base: Optional[dict] = None) -> dict:
@@ -77,11 +89,15 @@ def venv_python(venv_dir: str) -> str:
 def kernel_environ(venv_dir: str, base: Optional[dict] = None) -> dict:
   """The environment of the project's kernel and the tools it runs.
 
-  `clean_environ(base)`, with the pip-installed CUDA libraries of the
-  environment (site-packages/nvidia/*/lib, if any) first on LD_LIBRARY_PATH:
-  TensorFlow 2.14 does not find them by itself.
+  `clean_environ(base)`, with the environment activated (its bin/ first on
+  PATH, so `!pip` in a cell is its pip) and its pip-installed CUDA libraries
+  (site-packages/nvidia/*/lib) first on LD_LIBRARY_PATH, as TensorFlow 2.14
+  does not find them by itself; XLA gets its CUDA directory (libdevice, ptxas)
+  from the same place rather than from the runtime's newer CUDA.
   """
   env = clean_environ(base)
+  env['VIRTUAL_ENV'] = venv_dir
+  paths = [os.path.join(venv_dir, 'bin')]
   nvidia = os.path.join(venv_dir, 'lib', f'python{PYTHON_VERSION}', 'site-packages', 'nvidia')
   libs = sorted(os.path.join(nvidia, name, 'lib') for name in (
       os.listdir(nvidia) if os.path.isdir(nvidia) else ())
@@ -89,6 +105,11 @@ def kernel_environ(venv_dir: str, base: Optional[dict] = None) -> dict:
   if libs:
     env['LD_LIBRARY_PATH'] = os.pathsep.join(
         [*libs, *filter(None, [env.get('LD_LIBRARY_PATH')])])
+  nvcc = os.path.join(nvidia, 'cuda_nvcc')
+  if os.path.isdir(nvcc):
+    env['XLA_FLAGS'] = f'--xla_gpu_cuda_data_dir={nvcc}'
+    paths.append(os.path.join(nvcc, 'bin'))
+  env['PATH'] = os.pathsep.join([*paths, *filter(None, [env.get('PATH')])])
   return env
 
 
@@ -165,10 +186,16 @@ def install(repo_dir: str, venv_dir: str, *, gpu: Optional[bool] = None) -> str:
 
 
 def _run(command: list[str], env: dict) -> None:
+  # Copied through Python: Colab does not show a subprocess's own output.
   print('$', ' '.join(command), flush=True)
-  result = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, check=False)
-  if result.returncode != 0:
-    raise SetupError(f'{" ".join(command)} failed with status {result.returncode}.')
+  with subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT) as process:
+    for chunk in iter(lambda: os.read(process.stdout.fileno(), 4096), b''):
+      sys.stdout.write(chunk.decode('utf-8', errors='replace'))
+      sys.stdout.flush()
+    code = process.wait()
+  if code != 0:
+    raise SetupError(f'{" ".join(command)} failed with status {code} (its output is above).')
 
 
 class ProjectKernel:
@@ -190,7 +217,7 @@ class ProjectKernel:
       startup_timeout: seconds to wait for the kernel to answer.
 
     Raises:
-      SetupError: the kernel did not start.
+      SetupError: the kernel did not start (with the end of its log).
     """
     from jupyter_client import kernelspec  # pylint: disable=g-import-not-at-top
     from jupyter_client import manager  # pylint: disable=g-import-not-at-top
@@ -202,28 +229,62 @@ class ProjectKernel:
       json.dump({'argv': [python, '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
                  'display_name': f'antigan_tf (Python {PYTHON_VERSION})',
                  'language': 'python'}, f)
+    # The kernel's own output (start-up errors, C++ logs) goes to a file.
+    self.log_path = os.path.join(self._spec_dir, 'kernel.log')
+    self._log = open(self.log_path, 'wb')
     specs = kernelspec.KernelSpecManager(kernel_dirs=[self._spec_dir])
     self._manager = manager.KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
-    self._manager.start_kernel(cwd=cwd, env=clean_environ() if env is None else env)
+    self._manager.start_kernel(cwd=cwd, env=clean_environ() if env is None else env,
+                               stdout=self._log, stderr=self._log)
     self._client = self._manager.client()
     self._client.start_channels()
     try:
       self._client.wait_for_ready(timeout=startup_timeout)
     except RuntimeError as e:
+      log = self.log_tail()
       self.shutdown()
-      raise SetupError(f'The kernel in {python} did not start: {e}') from e
+      raise SetupError(f'The kernel in {python} did not start: {e}\n{log}') from e
     atexit.register(self.shutdown)
+
+  def log_tail(self, max_bytes: int = 3000) -> str:
+    """The end of the kernel's own output."""
+    try:
+      with open(self.log_path, 'rb') as f:
+        f.seek(max(0, os.path.getsize(self.log_path) - max_bytes))
+        return f.read().decode('utf-8', errors='replace')
+    except OSError:
+      return ''
 
   def run_cell(self, code: str) -> None:
     """Runs `code` in the kernel, relaying its output.
 
     Raises:
-      CellError: the code raised (the traceback has been printed).
+      CellError: the code raised (the kernel's traceback has been printed).
+      KernelDiedError: the kernel is gone; re-run the set-up cell.
       KeyboardInterrupt: interrupted here; the kernel is interrupted too.
     """
+    if not self.is_alive():
+      raise KernelDiedError(_DEAD_KERNEL)
+    msg_id = self._client.execute(code, store_history=True, allow_stdin=False)
     try:
-      reply = self._client.execute_interactive(
-          code, store_history=True, allow_stdin=False, output_hook=_relay, timeout=None)
+      # In steps, checking that the kernel lives: a dead one never says idle.
+      while True:
+        try:
+          message = self._client.get_iopub_msg(timeout=_POLL_SECONDS)
+        except queue.Empty:
+          if not self._manager.is_alive():
+            raise KernelDiedError(f'{_DEAD_KERNEL}\n{self.log_tail()}') from None
+          continue
+        if message.get('parent_header', {}).get('msg_id') != msg_id:
+          continue
+        if (message['header']['msg_type'] == 'status'
+            and message['content'].get('execution_state') == 'idle'):
+          break
+        _relay(message)
+      while True:
+        reply = self._client.get_shell_msg(timeout=_POLL_SECONDS * 10)
+        if reply.get('parent_header', {}).get('msg_id') == msg_id:
+          break
     except KeyboardInterrupt:
       self._manager.interrupt_kernel()
       raise
@@ -244,6 +305,7 @@ class ProjectKernel:
         self._manager.shutdown_kernel(now=True)
     finally:
       self._manager = None
+      self._log.close()
       shutil.rmtree(self._spec_dir, ignore_errors=True)
 
 
@@ -275,7 +337,8 @@ def route_cells(kernel: ProjectKernel, shell=None) -> None:
 
   def to_kernel(lines: list[str]) -> list[str]:
     code = ''.join(lines)
-    if not code.strip():
+    # Blank cells, and the set-up cell itself (so it can replace a dead kernel).
+    if not code.strip() or 'project_env.setup(' in code:
       return lines
     return [f'_antigan_tf_run_cell({code!r})\n']
 

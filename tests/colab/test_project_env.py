@@ -55,17 +55,26 @@ def test_notebook_kernel_packages_are_in_the_lock():
   assert {'ipykernel', 'nbclient', 'nbformat', 'jupyter_client', 'nest-asyncio'} <= lock
 
 
-def test_kernel_environ_drops_colab_settings_and_finds_the_cuda_libraries(tmp_path):
+def test_kernel_environ_activates_the_env_and_finds_its_cuda_libraries(tmp_path):
   nvidia = tmp_path / 'lib' / 'python3.11' / 'site-packages' / 'nvidia'
-  for name in ('cudnn', 'cublas'):
+  for name in ('cudnn', 'cublas', 'cuda_nvcc'):
     (nvidia / name / 'lib').mkdir(parents=True)
   (nvidia / 'empty').mkdir()
   env = project_env.kernel_environ(str(tmp_path), {
       'PYTHONPATH': '/env/python', 'UV_SYSTEM_PYTHON': 'true', 'UV_CONSTRAINT': 'c.txt',
-      'MPLBACKEND': 'module://x', 'LD_LIBRARY_PATH': '/usr/lib64-nvidia', 'HOME': '/root'})
-  assert env == {'HOME': '/root', 'LD_LIBRARY_PATH': os.pathsep.join(
-      [str(nvidia / 'cublas' / 'lib'), str(nvidia / 'cudnn' / 'lib'), '/usr/lib64-nvidia'])}
-  assert 'LD_LIBRARY_PATH' not in project_env.kernel_environ(str(tmp_path / 'none'), {})
+      'MPLBACKEND': 'module://x', 'LD_LIBRARY_PATH': '/usr/lib64-nvidia', 'HOME': '/root',
+      'PATH': '/usr/bin'})
+  assert env == {
+      'HOME': '/root', 'VIRTUAL_ENV': str(tmp_path),
+      'LD_LIBRARY_PATH': os.pathsep.join(
+          [str(nvidia / n / 'lib') for n in ('cublas', 'cuda_nvcc', 'cudnn')] +
+          ['/usr/lib64-nvidia']),
+      'XLA_FLAGS': f'--xla_gpu_cuda_data_dir={nvidia / "cuda_nvcc"}',
+      'PATH': os.pathsep.join([str(tmp_path / 'bin'), str(nvidia / 'cuda_nvcc' / 'bin'),
+                               '/usr/bin'])}
+  cpu_only = project_env.kernel_environ(str(tmp_path / 'none'), {'PATH': '/usr/bin'})
+  assert cpu_only == {'VIRTUAL_ENV': str(tmp_path / 'none'),
+                      'PATH': os.pathsep.join([str(tmp_path / 'none' / 'bin'), '/usr/bin'])}
 
 
 def test_install_runs_once_until_the_requirements_change(tmp_path, monkeypatch):
@@ -155,6 +164,32 @@ def test_routed_cells_run_in_the_kernel(kernel, capsys):
     InteractiveShell.clear_instance()
 
 
+def test_a_kernel_that_dies_is_reported_not_waited_for(capsys):
+  kernel = project_env.ProjectKernel(sys.executable, cwd=REPO_ROOT)
+  try:
+    with pytest.raises(project_env.KernelDiedError, match='re-run the set-up cell'):
+      kernel.run_cell('import os\nos._exit(3)')
+    with pytest.raises(project_env.KernelDiedError):
+      kernel.run_cell('1 + 1')
+  finally:
+    kernel.shutdown()
+
+
+def test_set_up_cells_are_not_routed_so_they_can_replace_a_dead_kernel(kernel):
+  shell = InteractiveShell.instance()
+  try:
+    project_env.route_cells(kernel, shell)
+    result = shell.run_cell('project_env = None\nif False: project_env.setup("x")')
+    assert result.success and 'project_env' in shell.user_ns  # Ran here.
+    error = project_env.CellError('NameError: x')
+    assert error._render_traceback_() == [  # One traceback: the kernel's.
+        "NameError: x (in the project's kernel; its traceback is above)"]
+  finally:
+    shell.input_transformers_cleanup[:] = [
+        t for t in shell.input_transformers_cleanup if not getattr(t, 'antigan_tf', False)]
+    InteractiveShell.clear_instance()
+
+
 def test_shutdown_stops_the_kernel_process(capsys):
   kernel = project_env.ProjectKernel(sys.executable, cwd=REPO_ROOT)
   pid = _pid_of(kernel, capsys)
@@ -164,11 +199,11 @@ def test_shutdown_stops_the_kernel_process(capsys):
   assert helpers.wait_until_gone(pid) and not kernel.is_alive()
 
 
-def test_a_kernel_that_cannot_start_is_a_setup_error(tmp_path):
+def test_a_kernel_that_cannot_start_is_a_setup_error_with_its_log(tmp_path):
   fake = tmp_path / 'python'
-  fake.write_text('#!/bin/sh\nexit 3\n')
+  fake.write_text('#!/bin/sh\necho "no ipykernel here" >&2\nexit 3\n')
   fake.chmod(0o755)
-  with pytest.raises(project_env.SetupError, match='did not start'):
+  with pytest.raises(project_env.SetupError, match='(?s)did not start.*no ipykernel here'):
     project_env.ProjectKernel(str(fake), cwd=str(tmp_path), startup_timeout=10)
 
 
@@ -184,3 +219,12 @@ def test_relaying_works_from_inside_a_running_kernel(kernel, capsys):
       'finally:\n'
       '  inner.shutdown()\n')
   assert capsys.readouterr().out == '42 True\n'
+
+
+def test_run_shows_the_commands_output_and_fails_on_error(capsys):
+  project_env._run([sys.executable, '-c', 'import sys; print("resolved"); '
+                    'print("warning", file=sys.stderr)'], dict(os.environ))
+  out = capsys.readouterr().out
+  assert out.startswith('$ ') and 'resolved\n' in out and 'warning\n' in out
+  with pytest.raises(project_env.SetupError, match='status 4'):
+    project_env._run([sys.executable, '-c', 'raise SystemExit(4)'], dict(os.environ))
