@@ -20,6 +20,7 @@ uses the standard library, IPython and jupyter_client only.
 """
 
 import atexit
+import glob
 import hashlib
 import json
 import os
@@ -99,9 +100,7 @@ def kernel_environ(venv_dir: str, base: Optional[dict] = None) -> dict:
   env['VIRTUAL_ENV'] = venv_dir
   paths = [os.path.join(venv_dir, 'bin')]
   nvidia = os.path.join(venv_dir, 'lib', f'python{PYTHON_VERSION}', 'site-packages', 'nvidia')
-  libs = sorted(os.path.join(nvidia, name, 'lib') for name in (
-      os.listdir(nvidia) if os.path.isdir(nvidia) else ())
-                if os.path.isdir(os.path.join(nvidia, name, 'lib')))
+  libs = sorted(glob.glob(os.path.join(nvidia, '*', 'lib')))
   if libs:
     env['LD_LIBRARY_PATH'] = os.pathsep.join(
         [*libs, *filter(None, [env.get('LD_LIBRARY_PATH')])])
@@ -170,7 +169,7 @@ def install(repo_dir: str, venv_dir: str, *, gpu: Optional[bool] = None) -> str:
   gpu = has_gpu() if gpu is None else gpu
   stamp = os.path.join(venv_dir, _STAMP)
   key = _install_key(repo_dir, gpu)
-  if os.path.exists(stamp) and open(stamp).read() == key:
+  if os.path.exists(stamp) and _read(stamp) == key:
     print(f'Python {PYTHON_VERSION} environment {venv_dir} is up to date.')
     return venv_python(venv_dir)
   env = clean_environ()
@@ -183,6 +182,11 @@ def install(repo_dir: str, venv_dir: str, *, gpu: Optional[bool] = None) -> str:
   with open(stamp, 'w') as f:
     f.write(key)
   return venv_python(venv_dir)
+
+
+def _read(path: str) -> str:
+  with open(path) as f:
+    return f.read()
 
 
 def _run(command: list[str], env: dict) -> None:

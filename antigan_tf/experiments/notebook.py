@@ -109,7 +109,7 @@ def arm_rows(sweep_dir: str, arm: int) -> list[dict[str, str]]:
   Raises:
     IndexError: the sweep has fewer arms.
   """
-  with open(os.path.join(sweep_dir, 'sweep.json')) as f:
+  with open(os.path.join(sweep_dir, sweep_lib.SWEEP_JSON)) as f:
     recorded = json.load(f)
   arms = recorded['arms']
   if not 0 <= arm < len(arms):
@@ -130,7 +130,7 @@ def table(rows: Sequence[Mapping[str, str]], columns: Optional[Sequence[str]] = 
   from IPython import display  # pylint: disable=g-import-not-at-top
 
   if columns is None:
-    columns = [c for c in sweep_lib.REPORT_COLUMNS if any(r.get(c) for r in rows)]
+    columns = sweep_lib.report_columns(rows)
   return display.Markdown(report_lib.markdown_table(
       ['run', *columns], [[r['run'], *[r.get(c, '') for c in columns]] for r in rows]))
 
@@ -202,7 +202,7 @@ def plot_rounds(run_dirs: Mapping[str, str], columns: Sequence[str] = ROUND_COLU
 
   series = collections.OrderedDict()
   for label, run_dir in run_dirs.items():
-    _, rows = read_csv_rows(os.path.join(run_dir, 'metrics.csv'))
+    _, rows = read_csv_rows(os.path.join(run_dir, report_lib.METRICS_FILE))
     series[label] = rows
   shown = [c for c in columns
            if any(plots_lib.as_number(r.get(c)) is not None for rs in series.values() for r in rs)]

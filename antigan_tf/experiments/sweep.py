@@ -60,6 +60,7 @@ from antigan_tf.utils.io import write_json_atomic
 from antigan_tf.utils.io import write_text_atomic
 
 SWEEP_CSV = 'sweep.csv'
+SWEEP_JSON = 'sweep.json'
 RUNS_DIR = 'runs'
 PLOTS_DIR = 'plots'
 FRONTIER_PLOT = 'privacy_utility_frontier.png'
@@ -237,12 +238,12 @@ def run_tff_flag_names(run_tff: str) -> frozenset[str]:
 
 
 def _rounds_done(run_dir: str) -> int:
-  _, rows = read_csv_rows(os.path.join(run_dir, 'metrics.csv'))
+  _, rows = read_csv_rows(os.path.join(run_dir, report_lib.METRICS_FILE))
   return int(rows[-1]['round']) if rows else 0
 
 
 def _finished(run_dir: str) -> bool:
-  hparams_path = os.path.join(run_dir, 'hparams.csv')
+  hparams_path = os.path.join(run_dir, report_lib.HPARAMS_FILE)
   if not (os.path.exists(hparams_path) and os.path.exists(os.path.join(run_dir, 'report.md'))):
     return False
   rounds = read_hparams_csv(hparams_path).get('rounds')
@@ -255,12 +256,12 @@ def collect_row(run_dir: str, params: Mapping[str, str]) -> 'collections.Ordered
   module docstring), utility.json, then leakage as `<attacker>.<metric>`."""
   row = collections.OrderedDict(run=os.path.basename(run_dir))
   row.update(params)
-  hparams_path = os.path.join(run_dir, 'hparams.csv')
+  hparams_path = os.path.join(run_dir, report_lib.HPARAMS_FILE)
   if os.path.exists(hparams_path):
     hparams = read_hparams_csv(hparams_path)
     for name in ('defense', 'attacks'):
       row.setdefault(name, hparams.get(name, ''))
-  _, rows = read_csv_rows(os.path.join(run_dir, 'metrics.csv'))
+  _, rows = read_csv_rows(os.path.join(run_dir, report_lib.METRICS_FILE))
   if rows:
     row.update((k, v) for k, v in rows[-1].items() if k not in row)
     last = [plots_lib.as_number(r.get('target_accuracy')) for r in rows[-RIAFI_ROUNDS:]]
@@ -485,7 +486,7 @@ def run_sweep(
   runs_dir = os.path.join(output_dir, RUNS_DIR)
   os.makedirs(runs_dir, exist_ok=True)
   base_flagfile = os.path.abspath(base_flagfile)
-  write_json_atomic(os.path.join(output_dir, 'sweep.json'), {
+  write_json_atomic(os.path.join(output_dir, SWEEP_JSON), {
       'base_flagfile': base_flagfile,
       'grid': {k: list(map(str, v)) for k, v in grid.items()},
       'arms': [{k: list(map(str, v)) for k, v in a.items()} for a in arms],
@@ -498,8 +499,7 @@ def run_sweep(
                                      for p in configs)
   total_rounds = sum(_planned_rounds(base_flagfile, p, extra_flags) for p in configs)
   # Parallel runs share one GPU: each takes memory as it needs it, not all of it.
-  run_env = {**os.environ, 'TF_FORCE_GPU_ALLOW_GROWTH': os.environ.get(
-      'TF_FORCE_GPU_ALLOW_GROWTH', 'true')}
+  run_env = {'TF_FORCE_GPU_ALLOW_GROWTH': 'true', **os.environ}
 
   with _RoundMonitor(run_dirs, total_rounds, progress) as monitor:
 
@@ -592,6 +592,11 @@ RUN_IMAGES = (
 )
 
 
+def report_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+  """The `REPORT_COLUMNS` that have a value in some row, in that order."""
+  return [c for c in REPORT_COLUMNS if any(r.get(c) not in (None, '') for r in rows)]
+
+
 def run_image(run_dir: str, relative: str) -> Optional[str]:
   """`relative` (the newest round_*.png if it is a directory) if the run has it."""
   path = os.path.join(run_dir, relative)
@@ -608,8 +613,7 @@ def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
   """Writes `<output_dir>/report.md`: the runs' table, the plots, each run's
   image grids side by side; returns its path."""
   flag_columns = list(collections.OrderedDict.fromkeys(k for c in configs for k in c))
-  shown = ['run'] + [c for c in flag_columns if c != 'defense'] + [
-      c for c in REPORT_COLUMNS if any(r.get(c) not in (None, '') for r in rows)]
+  shown = ['run'] + [c for c in flag_columns if c != 'defense'] + report_columns(rows)
   parts = [f'# {title or "Sweep " + os.path.basename(output_dir)}', '',
            f'{len(configs)} runs; every column is in [{SWEEP_CSV}]({SWEEP_CSV}).', '']
   if any('riafi_ratio' in r for r in rows):

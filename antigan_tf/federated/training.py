@@ -71,8 +71,8 @@ from antigan_tf.utils.io import write_hparams_csv
 ROUND_KEY = 'round'
 DEFENSES = ('none', 'anti_gan', 'dp')
 ATTACKS = ('gan', 'black_box')
-HPARAMS_FILE = 'hparams.csv'
-METRICS_FILE = 'metrics.csv'
+HPARAMS_FILE = metrics_lib.HPARAMS_FILE
+METRICS_FILE = metrics_lib.METRICS_FILE
 STATE_DIR = 'program_state'
 # The victim's real target-class images, as a grid (victim/).
 REAL_TARGET_GRID = 'real_target_class.png'

@@ -44,7 +44,9 @@ from antigan_tf.metrics.oracle import DEFAULT_EPOCHS as DEFAULT_ORACLE_EPOCHS
 from antigan_tf.metrics.oracle import Oracle
 from antigan_tf.metrics.oracle import load_or_train_oracle
 from antigan_tf.metrics.oracle import train_oracle
+from antigan_tf.metrics.report import HPARAMS_FILE
 from antigan_tf.metrics.report import LEAKAGE_FILE
+from antigan_tf.metrics.report import METRICS_FILE
 from antigan_tf.metrics.report import REPORT_FILE
 from antigan_tf.metrics.report import UTILITY_FILE
 from antigan_tf.metrics.report import write_run_report

@@ -17,6 +17,9 @@ from antigan_tf.utils.io import read_hparams_csv
 from antigan_tf.utils.io import write_text_atomic
 
 REPORT_FILE = 'report.md'
+# What every run_tff run writes (antigan_tf.federated.training).
+HPARAMS_FILE = 'hparams.csv'
+METRICS_FILE = 'metrics.csv'
 LEAKAGE_FILE = 'leakage.json'
 UTILITY_FILE = 'utility.json'
 # The columns of metrics.csv shown in the summary, in this order.
@@ -82,11 +85,11 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
   Raises:
     FileNotFoundError: `output_dir` has no hparams.csv (not a run directory).
   """
-  hparams_path = os.path.join(output_dir, 'hparams.csv')
+  hparams_path = os.path.join(output_dir, HPARAMS_FILE)
   if not os.path.exists(hparams_path):
     raise FileNotFoundError(f'{output_dir!r} is not a run directory (no hparams.csv).')
   hparams = read_hparams_csv(hparams_path)
-  _, rows = read_csv_rows(os.path.join(output_dir, 'metrics.csv'))
+  _, rows = read_csv_rows(os.path.join(output_dir, METRICS_FILE))
   leakage = read_json(os.path.join(output_dir, LEAKAGE_FILE))
   utility = read_json(os.path.join(output_dir, UTILITY_FILE))
 

@@ -146,22 +146,29 @@ def test_kernel_runs_in_the_given_directory_and_sees_the_project(kernel, capsys)
   assert capsys.readouterr().out.strip() == REPO_ROOT
 
 
-def test_routed_cells_run_in_the_kernel(kernel, capsys):
+@pytest.fixture
+def routed_shell(kernel):
+  """An IPython shell whose cells are routed to `kernel`."""
   shell = InteractiveShell.instance()
   try:
     project_env.route_cells(kernel, shell)
-    project_env.route_cells(kernel, shell)  # Idempotent: one transformer.
-    assert sum(getattr(t, 'antigan_tf', False) for t in shell.input_transformers_cleanup) == 1
-    result = shell.run_cell('routed = "yes"\nprint(routed)')
-    assert result.success
-    assert 'routed' not in shell.user_ns  # Defined in the kernel, not here.
-    assert capsys.readouterr().out == 'yes\n'
-    failed = shell.run_cell('undefined_name')
-    assert isinstance(failed.error_in_exec, project_env.CellError)
+    yield shell
   finally:
     shell.input_transformers_cleanup[:] = [
         t for t in shell.input_transformers_cleanup if not getattr(t, 'antigan_tf', False)]
     InteractiveShell.clear_instance()
+
+
+def test_routed_cells_run_in_the_kernel(kernel, routed_shell, capsys):
+  shell = routed_shell
+  project_env.route_cells(kernel, shell)  # Again: still one transformer.
+  assert sum(getattr(t, 'antigan_tf', False) for t in shell.input_transformers_cleanup) == 1
+  result = shell.run_cell('routed = "yes"\nprint(routed)')
+  assert result.success
+  assert 'routed' not in shell.user_ns  # Defined in the kernel, not here.
+  assert capsys.readouterr().out == 'yes\n'
+  failed = shell.run_cell('undefined_name')
+  assert isinstance(failed.error_in_exec, project_env.CellError)
 
 
 def test_a_kernel_that_dies_is_reported_not_waited_for(capsys):
@@ -175,19 +182,12 @@ def test_a_kernel_that_dies_is_reported_not_waited_for(capsys):
     kernel.shutdown()
 
 
-def test_set_up_cells_are_not_routed_so_they_can_replace_a_dead_kernel(kernel):
-  shell = InteractiveShell.instance()
-  try:
-    project_env.route_cells(kernel, shell)
-    result = shell.run_cell('project_env = None\nif False: project_env.setup("x")')
-    assert result.success and 'project_env' in shell.user_ns  # Ran here.
-    error = project_env.CellError('NameError: x')
-    assert error._render_traceback_() == [  # One traceback: the kernel's.
-        "NameError: x (in the project's kernel; its traceback is above)"]
-  finally:
-    shell.input_transformers_cleanup[:] = [
-        t for t in shell.input_transformers_cleanup if not getattr(t, 'antigan_tf', False)]
-    InteractiveShell.clear_instance()
+def test_set_up_cells_are_not_routed_so_they_can_replace_a_dead_kernel(routed_shell):
+  result = routed_shell.run_cell('project_env = None\nif False: project_env.setup("x")')
+  assert result.success and 'project_env' in routed_shell.user_ns  # Ran here.
+  error = project_env.CellError('NameError: x')
+  assert error._render_traceback_() == [  # One traceback: the kernel's.
+      "NameError: x (in the project's kernel; its traceback is above)"]
 
 
 def test_shutdown_stops_the_kernel_process(capsys):
