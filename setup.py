@@ -35,7 +35,7 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     license='Apache 2.0',
     packages=setuptools.find_packages(include=['antigan_tf', 'antigan_tf.*']),
-    scripts=['bin/run_tff', 'bin/run_sweep', 'bin/train_defender'],
+    scripts=['bin/run_tff', 'bin/run_sweep', 'bin/train_defender', 'bin/tff_worker'],
     python_requires='>=3.9,<3.12',
     install_requires=[
         'absl-py>=1.0,<2',

@@ -39,6 +39,20 @@ def worker_pids() -> list[int]:
   return pids
 
 
+def child_worker_pids(parent: int) -> list[int]:
+  """PIDs of live TFF worker_binary processes whose parent is `parent`."""
+  children = []
+  for pid in worker_pids():
+    try:
+      with open(f'/proc/{pid}/stat') as f:
+        ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+      continue
+    if ppid == parent:
+      children.append(pid)
+  return sorted(children)
+
+
 def run_with_cli_module(script: str, body: str, *, cwd: str, timeout: float = 600):
   """Runs `body` in a fresh Python with the CLI `script` loaded as module `m`
   (its flags defined, `main` not run); returns the JSON `body` prints last.

@@ -16,29 +16,51 @@ orphan outlives Python and keeps the parent's stdout pipe open (a CI job or a
   the `with` block, on SIGINT and on SIGTERM, and restores the previous
   context.
 
-The worker binary has no flag to choose an interface; it listens on the port
-given, and we connect through localhost.
+Several workers. With `num_workers > 1` local workers, or with the addresses of
+workers already running elsewhere (`worker_addresses`, each started with
+`bin/tff_worker --port=P`), the runtime installs TFF's mergeable-computation
+context over one async context per worker: each computation is compiled to
+`MergeableCompForm` and the clients of a round are split over the workers,
+whose partial aggregates are merged (TFF's code, not ours). A computation with
+an aggregation that depends on another cannot be split; it raises
+`NotMergeableError` instead of running on one worker.
 
-Several workers (`num_workers > 1`) are started the same way; the runtime then
-installs TFF's mergeable-computation context over one async context per
-worker, which splits the clients of a round between them.
+A lost worker. TFF retries a call to an unreachable worker forever (the async
+context's retry has no limit), so a dead worker would hang the run. Every call
+goes through a stub that, when a call fails, asks the worker's owner: a local
+worker whose process has exited, or a remote one unreachable for longer than
+`unreachable_timeout`, raises `WorkerLostError` naming it.
+
+Security. `worker_binary` has no flag to choose an interface: it listens on
+all of the host's interfaces, speaks plaintext gRPC and runs whatever
+computation it is sent, as its user. Local workers are reached through
+localhost, but anyone who can reach the host's port can use them while they
+run; remote addresses that are not loopback are refused unless
+`allow_remote_workers=True` (use a private network or an SSH tunnel; see the
+README).
 """
 
 import atexit
 import contextlib
 import ctypes
+import ipaddress
 import logging
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
 import time
-from typing import Optional
+from collections.abc import Sequence
+from typing import Optional, Union
 
 import grpc
 import portpicker
 import tensorflow_federated as tff
+
+from antigan_tf.utils.tff_worker import default_worker_binary
+from antigan_tf.utils.tff_worker import worker_command
 
 _LOG = logging.getLogger(__name__)
 
@@ -50,11 +72,93 @@ _GRPC_OPTIONS = [
 ]
 _PR_SET_PDEATHSIG = 1
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# The command that starts a worker for `worker_addresses` (README, Several hosts).
+WORKER_COMMAND = 'bin/tff_worker --port={port}'
 
 
-def default_worker_binary() -> str:
-  """Path of the `worker_binary` shipped inside the TFF wheel."""
-  return os.path.join(os.path.dirname(tff.__file__), 'data', 'worker_binary')
+class WorkerLostError(RuntimeError):
+  """A TFF worker died or became unreachable while the runtime used it."""
+
+  def __init__(self, message: str, *, address: str):
+    super().__init__(message)
+    self.address = address
+
+
+class NotMergeableError(ValueError):
+  """A computation cannot be split over several TFF workers."""
+
+
+def parse_worker_address(address: str) -> tuple[str, int]:
+  """Splits 'host:port' (or '[v6]:port') into (host, port).
+
+  Raises:
+    ValueError: not of that form, or the port is not in 1..65535.
+  """
+  text = str(address).strip()
+  host, sep, port = text.rpartition(':')
+  if host.startswith('[') and host.endswith(']'):
+    host = host[1:-1]
+  if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    raise ValueError(
+        f'TFF worker address {address!r} must be host:port with a port in 1..65535 '
+        '(e.g. localhost:8000 or [::1]:8000).')
+  return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+  """True if every address `host` resolves to is a loopback address.
+
+  Raises:
+    ValueError: `host` cannot be resolved.
+  """
+  try:
+    return ipaddress.ip_address(host).is_loopback
+  except ValueError:
+    pass
+  try:
+    infos = socket.getaddrinfo(host, None)
+  except socket.gaierror as e:
+    raise ValueError(f'TFF worker host {host!r} cannot be resolved: {e}.') from e
+  return all(ipaddress.ip_address(info[4][0].split('%')[0]).is_loopback for info in infos)
+
+
+def check_worker_addresses(addresses: Sequence[str], *,
+                           allow_remote_workers: bool = False) -> list[str]:
+  """Validates worker addresses; refuses non-loopback ones unless allowed.
+
+  A worker runs any computation sent to its port, unauthenticated and
+  unencrypted, so reaching one across a network is opt-in.
+
+  Args:
+    addresses: 'host:port' strings.
+    allow_remote_workers: accept hosts that are not loopback.
+
+  Returns:
+    The addresses as 'host:port' ('[v6]:port' for IPv6 literals), in order.
+
+  Raises:
+    ValueError: empty, malformed, duplicated, unresolvable, or a non-loopback
+      host without `allow_remote_workers`.
+  """
+  if isinstance(addresses, str):
+    addresses = [a for a in addresses.split(',') if a.strip()]
+  if not addresses:
+    raise ValueError('No TFF worker address given.')
+  normalised = []
+  for address in addresses:
+    host, port = parse_worker_address(address)
+    if not allow_remote_workers and not is_loopback(host):
+      raise ValueError(
+          f'Refusing TFF worker address {address!r}: {host} is not a loopback address, and '
+          'a TFF worker accepts any computation over plaintext, unauthenticated gRPC. Reach '
+          f'it through an SSH tunnel (ssh -N -L {port}:localhost:{port} {host}, then use '
+          f'localhost:{port}), or pass --allow_remote_workers (allow_remote_workers=True) '
+          'if the network between the hosts is private.')
+    normalised.append(f'[{host}]:{port}' if ':' in host else f'{host}:{port}')
+  duplicated = sorted({a for a in normalised if normalised.count(a) > 1})
+  if duplicated:
+    raise ValueError(f'TFF worker address(es) given twice: {duplicated}.')
+  return normalised
 
 
 def _load_prctl():
@@ -75,23 +179,52 @@ def _die_with_parent():
     _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-class WorkerProcess:
-  """One `worker_binary` subprocess and a gRPC stub connected to it."""
+class _Worker:
+  """A worker the runtime talks to: its address, channel and gRPC stub."""
+
+  def __init__(self, *, index: int, address: str):
+    self.index = index
+    self.address = address
+    self.channel = grpc.insecure_channel(address, _GRPC_OPTIONS)
+    self.stub = _MonitoredStub(tff.framework.RemoteExecutorGrpcStub(self.channel), self)
+    # What the worker did, for logs and checks: successful calls, and the
+    # CLIENTS cardinality of each executor it was asked for (its share of a
+    # round's clients; 0 for server-only steps).
+    self.calls = 0
+    self.client_counts: list[int] = []
+
+  def describe(self) -> str:
+    return f'TFF worker {self.index} ({self.address})'
+
+  def lost_reason(self, error: Exception) -> Optional[str]:
+    """Why the worker is gone, after a call failed with `error`; None if not."""
+    raise NotImplementedError
+
+  def call_succeeded(self) -> None:
+    self.calls += 1
+
+  def wait_ready(self, timeout: float) -> None:
+    raise NotImplementedError
+
+  def stop(self, timeout: float = 10.0) -> None:
+    del timeout
+    with contextlib.suppress(Exception):
+      self.channel.close()
+
+
+class WorkerProcess(_Worker):
+  """A local `worker_binary` subprocess, owned (and stopped) by the runtime."""
 
   def __init__(self, *, binary: str, port: int, log_path: str,
-               max_concurrent_computation_calls: int):
+               max_concurrent_computation_calls: int, index: int = 0):
     self.port = port
     self.log_path = log_path
     self._log = open(log_path, 'wb')  # pylint: disable=consider-using-with
-    args = [
-        binary,
-        f'--port={port}',
-        f'--max_concurrent_computation_calls={max_concurrent_computation_calls}',
-    ]
     # PDEATHSIG fires when the *thread* that forked exits; runtimes are meant to
     # be started from the main thread (documented on ManagedRuntime).
     self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-        args,
+        worker_command(port=port, binary=binary,
+                       max_concurrent_computation_calls=max_concurrent_computation_calls),
         stdin=subprocess.DEVNULL,
         stdout=self._log,
         stderr=subprocess.STDOUT,
@@ -99,12 +232,14 @@ class WorkerProcess:
         preexec_fn=_die_with_parent,
         close_fds=True,
     )
-    self.channel = grpc.insecure_channel(f'localhost:{port}', _GRPC_OPTIONS)
-    self.stub = tff.framework.RemoteExecutorGrpcStub(self.channel)
+    super().__init__(index=index, address=f'localhost:{port}')
 
   @property
   def pid(self) -> int:
     return self.process.pid
+
+  def describe(self) -> str:
+    return f'TFF worker {self.index} ({self.address}, pid {self.pid})'
 
   def log_tail(self, max_bytes: int = 2000) -> str:
     try:
@@ -114,6 +249,17 @@ class WorkerProcess:
         return f.read().decode(errors='replace')
     except OSError:
       return ''
+
+  def lost_reason(self, error: Exception) -> Optional[str]:
+    del error
+    try:
+      # The failed call may race the kernel reaping the process: give it a moment.
+      code = self.process.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+      return None
+    tail = self.log_tail().strip()
+    return (f'exited with code {code} during the run; its log is {self.log_path}'
+            + (f', which ends with:\n{tail}' if tail else ' (empty)'))
 
   def wait_ready(self, timeout: float) -> None:
     deadline = time.monotonic() + timeout
@@ -135,8 +281,7 @@ class WorkerProcess:
 
   def stop(self, timeout: float = 10.0) -> None:
     """SIGTERM, then SIGKILL after `timeout`; always reaps the process."""
-    with contextlib.suppress(Exception):
-      self.channel.close()
+    super().stop()
     if self.process.poll() is None:
       with contextlib.suppress(ProcessLookupError):
         self.process.terminate()
@@ -150,8 +295,107 @@ class WorkerProcess:
       self._log.close()
 
 
+class RemoteWorker(_Worker):
+  """A worker started elsewhere (`bin/tff_worker`); never stopped by us."""
+
+  def __init__(self, *, address: str, index: int, unreachable_timeout: float):
+    super().__init__(index=index, address=address)
+    self.command = WORKER_COMMAND.format(port=parse_worker_address(address)[1])
+    self._unreachable_timeout = unreachable_timeout
+    self._unreachable_since = None
+
+  def lost_reason(self, error: Exception) -> Optional[str]:
+    if not (isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.UNAVAILABLE):
+      return None
+    now = time.monotonic()
+    if self._unreachable_since is None:
+      self._unreachable_since = now
+    if now - self._unreachable_since < self._unreachable_timeout:
+      return None  # TFF retries; a brief network blip is not a lost worker.
+    return (f'has been unreachable for {now - self._unreachable_since:.0f} s '
+            f'(last error: {error.details()}). Check that `{self.command}` still runs '
+            'there and that the network or SSH tunnel is up')
+
+  def call_succeeded(self) -> None:
+    super().call_succeeded()
+    self._unreachable_since = None
+
+  def wait_ready(self, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not self.stub.is_ready:
+      if time.monotonic() > deadline:
+        raise TimeoutError(
+            f'{self.describe()} did not answer within {timeout:.0f} s. Start it on that '
+            f'host with `{self.command}` (README, "Several TFF workers"), and check '
+            'the address, the firewall or the SSH tunnel.')
+      time.sleep(0.05)
+
+
+def _monitored_rpc(name):
+  def rpc(self, request):
+    try:
+      response = getattr(self._stub, name)(request)
+    except grpc.RpcError as e:  # TFF's RetryableGRPCError is one too.
+      reason = self._worker.lost_reason(e)
+      if reason is not None:
+        raise WorkerLostError(f'{self._worker.describe()} {reason}',
+                              address=self._worker.address) from e
+      raise
+    self._worker.call_succeeded()
+    return response
+
+  rpc.__name__ = name
+  return rpc
+
+
+class _MonitoredStub(tff.framework.RemoteExecutorStub):
+  """TFF's gRPC stub, turning a failed call to a lost worker into an error.
+
+  Without it TFF's context retries the call forever. Disposal calls pass
+  through unchanged: TFF ignores their errors by design.
+  """
+
+  def __init__(self, stub, worker: _Worker):
+    self._stub = stub
+    self._worker = worker
+
+  get_executor = _monitored_rpc('get_executor')
+  create_value = _monitored_rpc('create_value')
+  create_struct = _monitored_rpc('create_struct')
+  create_call = _monitored_rpc('create_call')
+  create_selection = _monitored_rpc('create_selection')
+  compute = _monitored_rpc('compute')
+
+  def dispose(self, request):
+    return self._stub.dispose(request)
+
+  def dispose_executor(self, request):
+    return self._stub.dispose_executor(request)
+
+  @property
+  def is_ready(self) -> bool:
+    return self._stub.is_ready
+
+
+def _compile_for_workers(num_workers: int):
+  """TFF's mergeable-form compiler, with an error that names the way out."""
+
+  def compile_fn(comp):
+    try:
+      return tff.backends.native.compile_to_mergeable_comp_form(comp)
+    except ValueError as e:
+      raise NotMergeableError(
+          f'This TFF computation cannot be split over {num_workers} TFF workers: TFF\'s '
+          'mergeable form allows one layer of aggregation, and here an aggregation '
+          f'depends on another ({str(e).split(" Examples are:")[0]}). Run it on one worker: --tff_workers=1 without '
+          '--tff_worker_addresses (tff_workers=1 in run_federated, num_workers=1 in '
+          'ManagedRuntime).') from e
+
+  return compile_fn
+
+
 class ManagedRuntime:
-  """Starts TFF C++ workers, installs a context using them, and stops them.
+  """Starts (or connects to) TFF workers, installs a context, stops them.
 
   Use as a context manager (or call `start()` / `close()`):
 
@@ -167,7 +411,10 @@ class ManagedRuntime:
   def __init__(
       self,
       *,
-      num_workers: int = 1,
+      num_workers: Optional[int] = None,
+      worker_addresses: Optional[Union[str, Sequence[str]]] = None,
+      allow_remote_workers: bool = False,
+      unreachable_timeout: float = 60.0,
       default_num_clients: int = 0,
       max_concurrent_computation_calls: int = -1,
       startup_timeout: float = 120.0,
@@ -177,71 +424,102 @@ class ManagedRuntime:
     """Configures the runtime; nothing starts before `start()`.
 
     Args:
-      num_workers: local worker processes to start (>= 1).
+      num_workers: local worker processes to start (>= 1); default 1 unless
+        `worker_addresses` is given.
+      worker_addresses: 'host:port' of workers already running (started with
+        `bin/tff_worker --port=P`) to use instead of local ones; a list or a
+        comma-separated string. The runtime never stops them.
+      allow_remote_workers: accept `worker_addresses` that are not loopback.
+      unreachable_timeout: seconds a remote worker may stay unreachable before
+        the run fails with `WorkerLostError` (TFF retries meanwhile).
       default_num_clients: CLIENTS cardinality used when TFF cannot infer it
         from the arguments (as TFF's own local factory does).
       max_concurrent_computation_calls: per-worker cap on parallel calls of a
-        computation; non-positive means no cap.
+        computation; non-positive means no cap (local workers).
       startup_timeout: seconds to wait for each worker to accept calls.
       worker_binary: path of `worker_binary`; default the one in the TFF wheel.
-      log_dir: where worker logs go; default a fresh temporary directory.
+      log_dir: where local worker logs go; default a fresh temporary directory.
 
     Raises:
-      ValueError: `num_workers` < 1 or `startup_timeout` <= 0.
-      FileNotFoundError: the worker binary does not exist.
+      ValueError: `num_workers` < 1, both `num_workers` and
+        `worker_addresses`, a bad or refused address (`check_worker_addresses`),
+        or a non-positive timeout.
+      FileNotFoundError: the worker binary does not exist (local workers).
     """
+    if worker_addresses is not None:
+      if num_workers is not None:
+        raise ValueError(
+            'Pass either `num_workers` (local workers) or `worker_addresses` (running '
+            'workers), not both.')
+      self._addresses = check_worker_addresses(
+          worker_addresses, allow_remote_workers=allow_remote_workers)
+      num_workers = len(self._addresses)
+    else:
+      self._addresses = None
+      num_workers = 1 if num_workers is None else num_workers
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
       raise ValueError(f'`num_workers` must be a positive integer, got {num_workers!r}.')
     if not startup_timeout > 0:
       raise ValueError(f'`startup_timeout` must be > 0, got {startup_timeout!r}.')
+    if not unreachable_timeout > 0:
+      raise ValueError(f'`unreachable_timeout` must be > 0, got {unreachable_timeout!r}.')
     self._binary = worker_binary or default_worker_binary()
-    if not os.path.isfile(self._binary):
+    if self._addresses is None and not os.path.isfile(self._binary):
       raise FileNotFoundError(
           f'TFF worker binary not found at {self._binary}; is '
           'tensorflow-federated 0.87 installed (see README, Install)?'
       )
     self._num_workers = num_workers
+    self._unreachable_timeout = unreachable_timeout
     self._default_num_clients = default_num_clients
     self._max_calls = max_concurrent_computation_calls
     self._startup_timeout = startup_timeout
     self._log_dir = log_dir
-    self._workers: list[WorkerProcess] = []
+    self._workers: list[_Worker] = []
     self._previous_context = None
     self._previous_handlers = {}
     self._lock = threading.Lock()
     self._started = False
 
   @property
-  def workers(self) -> list[WorkerProcess]:
+  def workers(self) -> list[_Worker]:
     return list(self._workers)
 
   @property
   def worker_pids(self) -> list[int]:
-    return [w.pid for w in self._workers]
+    """PIDs of the local workers (remote ones have none here)."""
+    return [w.pid for w in self._workers if isinstance(w, WorkerProcess)]
 
   def _start_workers(self) -> None:
-    log_dir = self._log_dir or tempfile.mkdtemp(prefix='antigan_tf-tff-workers-')
-    os.makedirs(log_dir, exist_ok=True)
-    for i in range(self._num_workers):
-      port = portpicker.pick_unused_port()
-      worker = WorkerProcess(
-          binary=self._binary,
-          port=port,
-          log_path=os.path.join(log_dir, f'worker-{i}-port{port}.log'),
-          max_concurrent_computation_calls=self._max_calls,
-      )
-      self._workers.append(worker)
-      _LOG.info('Started TFF worker %d (pid %d, port %d).', i, worker.pid, port)
+    if self._addresses is not None:
+      for i, address in enumerate(self._addresses):
+        self._workers.append(RemoteWorker(
+            address=address, index=i, unreachable_timeout=self._unreachable_timeout))
+    else:
+      log_dir = self._log_dir or tempfile.mkdtemp(prefix='antigan_tf-tff-workers-')
+      os.makedirs(log_dir, exist_ok=True)
+      for i in range(self._num_workers):
+        port = portpicker.pick_unused_port()
+        worker = WorkerProcess(
+            binary=self._binary,
+            port=port,
+            log_path=os.path.join(log_dir, f'worker-{i}-port{port}.log'),
+            max_concurrent_computation_calls=self._max_calls,
+            index=i,
+        )
+        self._workers.append(worker)
+        _LOG.info('Started %s.', worker.describe())
     for worker in self._workers:
       worker.wait_ready(self._startup_timeout)
 
-  def _executor_factory(self, stub):
+  def _executor_factory(self, worker: _Worker):
     default_num_clients = self._default_num_clients
 
     def stack_fn(cardinalities):
       if cardinalities.get(tff.CLIENTS) is None:
         cardinalities[tff.CLIENTS] = default_num_clients
-      executor = tff.framework.RemoteExecutor(stub)
+      worker.client_counts.append(cardinalities[tff.CLIENTS])
+      executor = tff.framework.RemoteExecutor(worker.stub)
       executor.set_cardinalities(cardinalities)
       return executor
 
@@ -255,13 +533,20 @@ class ManagedRuntime:
     )
     if len(self._workers) == 1:
       return tff.framework.SyncExecutionContext(
-          self._executor_factory(self._workers[0].stub), **common
+          self._executor_factory(self._workers[0]), **common
       )
     async_contexts = [
-        tff.framework.AsyncExecutionContext(self._executor_factory(w.stub), **common)
+        tff.framework.AsyncExecutionContext(self._executor_factory(w), **common)
         for w in self._workers
     ]
-    return tff.backends.native.create_mergeable_comp_execution_context(async_contexts)
+    # What `tff.backends.native.create_mergeable_comp_execution_context` builds,
+    # with a compiler error that names the alternative, and results converted
+    # to numpy as with one worker.
+    return tff.framework.MergeableCompExecutionContext(
+        async_contexts,
+        compiler_fn=_compile_for_workers(len(self._workers)),
+        transform_result=tff.tensorflow.transform_result,
+    )
 
   def _install_signal_handlers(self) -> None:
     if threading.current_thread() is not threading.main_thread():
@@ -297,7 +582,8 @@ class ManagedRuntime:
       self.
 
     Raises:
-      RuntimeError / TimeoutError: a worker died or never became ready; any
+      RuntimeError / TimeoutError: a local worker died or a worker never
+        became ready (a remote one: the message says how to start it); any
         worker already started is stopped before raising.
     """
     with self._lock:
@@ -320,6 +606,7 @@ class ManagedRuntime:
 
   def _stop_workers(self) -> None:
     for worker in self._workers:
+      _LOG.info('Closing %s (%d calls served).', worker.describe(), worker.calls)
       worker.stop()
     self._workers = []
 
@@ -369,7 +656,7 @@ atexit.register(_drop_tff_default_context)
 
 @contextlib.contextmanager
 def managed_runtime(**kwargs):
-  """`with managed_runtime(num_workers=1): ...` -- see `ManagedRuntime`."""
+  """`with managed_runtime(num_workers=2): ...` -- see `ManagedRuntime`."""
   runtime = ManagedRuntime(**kwargs)
   with runtime:
     yield runtime

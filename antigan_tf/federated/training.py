@@ -34,6 +34,7 @@ Outputs under `output_dir`:
 
 import asyncio
 import collections
+import contextlib
 import os
 import shutil
 import tempfile
@@ -79,7 +80,10 @@ REAL_TARGET_GRID = 'real_target_class.png'
 # Arguments that may change between a run and its resumption: they do not
 # change what the run computes (`rounds` extends or finishes a run).
 RESUMABLE_CHANGES = frozenset({
-    'rounds', 'progress', 'num_workers', 'overwrite',
+    'rounds', 'progress', 'overwrite',
+    # Where the rounds run: any workers compute the same rounds (to float32
+    # summation order), so a run may resume on others after losing one.
+    'tff_workers', 'tff_worker_addresses', 'allow_remote_workers',
     # Measured after training; they never change what is trained.
     'leakage_metrics', 'central_riafi_epochs', 'oracle_dir', 'oracle_epochs', 'oracle_max_train_examples'})
 # What `overwrite=True` deletes: only outputs this function writes.
@@ -305,7 +309,9 @@ def run_federated(
     checkpoint_every_n_rounds: int = 1,
     keep_checkpoints: int = 3,
     overwrite: bool = False,
-    num_workers: int = 1,
+    tff_workers: int = 1,
+    tff_worker_addresses: Sequence[str] = (),
+    allow_remote_workers: bool = False,
     progress: bool = True,
 ) -> FederatedResult:
   """Runs (or resumes) a federated experiment; see the module docstring.
@@ -376,7 +382,15 @@ def run_federated(
       at the last round).
     keep_checkpoints: checkpoints kept (the newest ones).
     overwrite: delete the outputs of an earlier run in `output_dir` first.
-    num_workers: TFF worker processes of the managed runtime.
+    tff_workers: local TFF worker processes to start; with more than one,
+      the clients of each round are split over them (TFF's mergeable
+      computations). The results match one worker's to float32 summation order.
+    tff_worker_addresses: 'host:port' of TFF workers already running (each
+      started with `bin/tff_worker --port=P`), used instead of local ones.
+      They must read the run's `client_store/` at the same path (a shared
+      filesystem). Non-loopback hosts need `allow_remote_workers`.
+    allow_remote_workers: accept non-loopback `tff_worker_addresses`; TFF
+      workers speak plaintext, unauthenticated gRPC (README, security).
     progress: progress bars.
 
   Returns:
@@ -386,6 +400,9 @@ def run_federated(
     ValueError: any inconsistent argument (named in the message), an
       unwritable `output_dir`, or one that holds another configuration's run.
     CheckpointError: an unreadable checkpoint (nothing is deleted).
+    WorkerLostError: a TFF worker died or became unreachable mid-run; the
+      message names it and the checkpoint a re-run resumes from.
+    TimeoutError: a TFF worker never became ready.
     DatasetNotFoundError: the dataset is not available offline.
   """
   hparams = collections.OrderedDict(sorted(locals().items()))
@@ -457,6 +474,18 @@ def run_federated(
     if oracle_max_train_examples is not None:
       checks.check_int(oracle_max_train_examples, 'oracle_max_train_examples', 1)
   checkpoint_every_n_rounds = checks.check_int(checkpoint_every_n_rounds, 'checkpoint_every_n_rounds', 1)
+  tff_workers = checks.check_int(tff_workers, 'tff_workers', 1)
+  if isinstance(tff_worker_addresses, str):
+    tff_worker_addresses = [a for a in tff_worker_addresses.split(',') if a.strip()]
+  tff_worker_addresses = tuple(tff_worker_addresses or ())
+  hparams['tff_worker_addresses'] = ','.join(tff_worker_addresses)
+  if tff_worker_addresses:
+    if tff_workers != 1:
+      raise ValueError(
+          'Pass either `tff_workers` (local workers) or `tff_worker_addresses` (running '
+          f'workers), not both (got {tff_workers} and {list(tff_worker_addresses)}).')
+    tff_worker_addresses = tuple(runtime_lib.check_worker_addresses(
+        tff_worker_addresses, allow_remote_workers=allow_remote_workers))
   keep_checkpoints = checks.check_int(keep_checkpoints, 'keep_checkpoints', 1)
 
   train = sources.load_dataset(dataset, split='train', data_dir=data_dir)
@@ -556,7 +585,12 @@ def run_federated(
       os.path.join(output_dir, 'tensorboard'))
 
   history = []
-  with runtime_lib.ManagedRuntime(num_workers=num_workers):
+  if tff_worker_addresses:
+    runtime = runtime_lib.ManagedRuntime(worker_addresses=tff_worker_addresses,
+                                         allow_remote_workers=allow_remote_workers)
+  else:
+    runtime = runtime_lib.ManagedRuntime(num_workers=tff_workers)
+  with runtime, _resume_hint_on_lost_worker(state_manager, output_dir):
     state = process.initialize()
     state = process.set_model_weights(
         state, processes.initial_model_weights(image_shape, num_classes, seed=seed))
@@ -668,6 +702,24 @@ def run_federated(
       resumed_from_round=start_round,
       leakage=leakage,
   )
+
+
+@contextlib.contextmanager
+def _resume_hint_on_lost_worker(state_manager, output_dir):
+  """Adds to a `WorkerLostError` where a re-run of the same call resumes."""
+  try:
+    yield
+  except runtime_lib.WorkerLostError as e:
+    try:
+      versions = _run_sync(state_manager.get_versions()) or []
+    except Exception:  # pylint: disable=broad-except
+      versions = []
+    where = (f'the checkpoint of round {max(versions)}' if versions
+             else 'the start (no round was checkpointed yet)')
+    raise runtime_lib.WorkerLostError(
+        f'{e}\nThe run in {output_dir} stopped. Run the same command again to resume from '
+        f'{where}; the workers may differ (--tff_workers, --tff_worker_addresses).',
+        address=e.address) from e
 
 
 def default_oracle_dir() -> str:

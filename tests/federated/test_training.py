@@ -238,8 +238,8 @@ def test_two_local_workers_train_what_one_does(tmp_path):
   before = set(helpers.worker_pids())
   kwargs = {**_TINY, 'clients_per_round': 4, 'leakage_metrics': False,
             'central_riafi_epochs': 0}
-  one = training.run_federated(output_dir=str(tmp_path / 'one'), **kwargs, num_workers=1)
-  two = training.run_federated(output_dir=str(tmp_path / 'two'), **kwargs, num_workers=2)
+  one = training.run_federated(output_dir=str(tmp_path / 'one'), **kwargs, tff_workers=1)
+  two = training.run_federated(output_dir=str(tmp_path / 'two'), **kwargs, tff_workers=2)
   for ours, theirs in zip(_weights(two), _weights(one), strict=True):
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
   for row_two, row_one in zip(_read_csv(tmp_path / 'two' / 'metrics.csv'),

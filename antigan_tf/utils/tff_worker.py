@@ -1,0 +1,62 @@
+"""The TFF `worker_binary` command line, found without importing TF or TFF.
+
+`bin/tff_worker` only needs to exec TFF's worker: importing TensorFlow first
+would cost seconds and fill its terminal with TF's start-up logs. The runtime
+(`antigan_tf.federated.runtime`) starts local workers with the same command.
+"""
+
+import importlib.util
+import os
+from collections.abc import Callable
+from typing import Optional
+
+
+def default_worker_binary() -> str:
+  """Path of the `worker_binary` shipped inside the TFF wheel.
+
+  Raises:
+    FileNotFoundError: tensorflow-federated is not installed.
+  """
+  spec = importlib.util.find_spec('tensorflow_federated')
+  if spec is None or not spec.submodule_search_locations:
+    raise FileNotFoundError(
+        'tensorflow-federated is not installed, so there is no TFF worker binary '
+        '(see README, Install).')
+  return os.path.join(list(spec.submodule_search_locations)[0], 'data', 'worker_binary')
+
+
+def worker_command(*, port: int, max_concurrent_computation_calls: int = -1,
+                   binary: Optional[str] = None) -> list[str]:
+  """The `worker_binary` command line serving on `port` (all interfaces)."""
+  return [
+      binary or default_worker_binary(),
+      f'--port={port}',
+      f'--max_concurrent_computation_calls={max_concurrent_computation_calls}',
+  ]
+
+
+def exec_worker(*, port: int, max_concurrent_computation_calls: int = -1,
+                binary: Optional[str] = None,
+                announce: Optional[Callable[[list[str]], None]] = None) -> None:
+  """Replaces this process with a TFF worker serving on `port` (`bin/tff_worker`).
+
+  Args:
+    port: TCP port to serve on, on every interface.
+    max_concurrent_computation_calls: cap on parallel calls of a computation;
+      non-positive means no cap.
+    binary: path of `worker_binary`; default the one in the TFF wheel.
+    announce: called with the command once it is checked, just before exec.
+
+  Raises:
+    ValueError: `port` not in 1..65535.
+    FileNotFoundError: the worker binary does not exist.
+  """
+  if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+    raise ValueError(f'`port` must be in 1..65535, got {port!r}.')
+  command = worker_command(port=port, binary=binary,
+                           max_concurrent_computation_calls=max_concurrent_computation_calls)
+  if not os.path.isfile(command[0]):
+    raise FileNotFoundError(f'TFF worker binary not found at {command[0]}.')
+  if announce is not None:
+    announce(command)
+  os.execv(command[0], command)
