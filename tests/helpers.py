@@ -53,6 +53,17 @@ def child_worker_pids(parent: int) -> list[int]:
   return sorted(children)
 
 
+def start_tff_worker(repo_root: str, port: int):
+  """`bin/tff_worker --port=port` as a user starts it on a worker host: a
+  `subprocess.Popen` with stderr piped (its warning), for the caller to kill."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+
+  return subprocess.Popen(
+      [sys.executable, os.path.join(repo_root, 'bin', 'tff_worker'), f'--port={port}'],
+      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
 def run_with_cli_module(script: str, body: str, *, cwd: str, timeout: float = 600):
   """Runs `body` in a fresh Python with the CLI `script` loaded as module `m`
   (its flags defined, `main` not run); returns the JSON `body` prints last.

@@ -600,6 +600,7 @@ def run_federated(
     start_round = 0
     if loaded is not None:
       program_state, start_round = loaded, int(version)
+      _log_phase('resuming from the checkpoint of round %d', start_round)
       if attacker is not None:
         attacker.gan.set_state(list(program_state['attacker']))
     state = program_state['learning']

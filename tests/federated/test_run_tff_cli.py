@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -206,3 +207,39 @@ def test_interrupted_run_leaves_no_worker_and_resumes_to_the_same_metrics(
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert _without_timing(_read_csv(out_dir / 'metrics.csv')) == _without_timing(
       _read_csv(smoke_run['out_dir'] / 'metrics.csv'))
+
+
+def test_a_killed_worker_stops_the_run_naming_it_and_a_rerun_resumes(smoke_run, tmp_path):
+  repo_root = smoke_run['repo_root']
+  out_dir = tmp_path / 'run'
+  args = [f'--flagfile={repo_root}/configs/smoke.flags', f'--output_dir={out_dir}',
+          '--rounds=3', '--tff_workers=2', '--leakage_metrics=false', '--central_riafi_epochs=0']
+  before = set(helpers.worker_pids())
+  proc = subprocess.Popen([sys.executable, os.path.join(repo_root, 'bin', 'run_tff'), *args],
+                          cwd=repo_root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+  deadline = time.monotonic() + 300
+  # Kill a worker once round 1 is checkpointed (round 2 is then under way).
+  while time.monotonic() < deadline and proc.poll() is None:
+    if list((out_dir / 'program_state').glob('*_1')):
+      break
+    time.sleep(0.1)
+  workers = helpers.child_worker_pids(proc.pid)
+  assert proc.poll() is None and len(workers) == 2, 'the run ended before a worker was killed'
+  os.kill(workers[1], signal.SIGKILL)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 1, err[-3000:]
+  assert re.search(rf'TFF worker 1 \(localhost:\d+, pid {workers[1]}\) exited with code -9',
+                   err), err[-3000:]
+  assert 'resume from the checkpoint of round 1' in err, err[-3000:]
+  assert all(helpers.wait_until_gone(pid) for pid in set(helpers.worker_pids()) - before)
+  rows_before = _read_csv(out_dir / 'metrics.csv')
+  assert 1 <= len(rows_before) < 3
+
+  resumed = _run_cli(repo_root, *args)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'resuming from the checkpoint of round 1' in resumed.stderr
+  rows = _read_csv(out_dir / 'metrics.csv')
+  assert [int(r['round']) for r in rows] == [1, 2, 3]
+  assert rows[0] == rows_before[0]
+  assert set(helpers.worker_pids()) <= before

@@ -11,6 +11,7 @@ import os
 import re
 
 import numpy as np
+import portpicker
 import pytest
 import tensorflow as tf
 import tensorflow_federated as tff
@@ -231,22 +232,38 @@ def test_dp_fed_avg_run(tmp_path):
   assert result.final_metrics['round'] == 1
 
 
-def test_two_local_workers_train_what_one_does(tmp_path):
+def test_two_workers_local_or_by_address_train_what_one_does(tmp_path, repo_root):
   # The clients of a round are split over the workers (TFF's mergeable-
   # computation context): only the summation order changes, so the weights
-  # agree to float32 rounding (1.5e-8 measured; 1e-6 allowed).
+  # agree to float32 rounding (1.5e-8 measured; 1e-6 allowed). The same holds
+  # for two workers reached by address (`bin/tff_worker`, as on other hosts).
   before = set(helpers.worker_pids())
   kwargs = {**_TINY, 'clients_per_round': 4, 'leakage_metrics': False,
             'central_riafi_epochs': 0}
   one = training.run_federated(output_dir=str(tmp_path / 'one'), **kwargs, tff_workers=1)
   two = training.run_federated(output_dir=str(tmp_path / 'two'), **kwargs, tff_workers=2)
-  for ours, theirs in zip(_weights(two), _weights(one), strict=True):
-    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
-  for row_two, row_one in zip(_read_csv(tmp_path / 'two' / 'metrics.csv'),
+  ports = [portpicker.pick_unused_port() for _ in range(2)]
+  served = [helpers.start_tff_worker(repo_root, port) for port in ports]
+  try:
+    remote = training.run_federated(
+        output_dir=str(tmp_path / 'remote'), **kwargs,
+        tff_worker_addresses=[f'localhost:{port}' for port in ports])
+    assert all(proc.poll() is None for proc in served)  # Theirs: left running.
+  finally:
+    for proc in served:
+      proc.kill()
+      proc.wait()
+      proc.stderr.close()
+  for run, result in (('two', two), ('remote', remote)):
+    for ours, theirs in zip(_weights(result), _weights(one), strict=True):
+      np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+    for row_n, row_one in zip(_read_csv(tmp_path / run / 'metrics.csv'),
                               _read_csv(tmp_path / 'one' / 'metrics.csv'), strict=True):
-    assert row_two['train_examples'] == row_one['train_examples']
-    assert float(row_two['test_loss']) == pytest.approx(float(row_one['test_loss']), abs=1e-5)
-  assert set(helpers.worker_pids()) <= before  # Both runs' workers are gone.
+      assert row_n['train_examples'] == row_one['train_examples']
+      assert float(row_n['test_loss']) == pytest.approx(float(row_one['test_loss']), abs=1e-5)
+  hparams = {r['name']: r['value'] for r in _read_csv(tmp_path / 'remote' / 'hparams.csv')}
+  assert hparams['tff_worker_addresses'] == ','.join(f'localhost:{port}' for port in ports)
+  assert set(helpers.worker_pids()) <= before  # Every worker is gone.
 
 
 def test_custom_victim_transform_is_what_the_federation_sees(tmp_path):
@@ -281,6 +298,10 @@ def test_custom_victim_transform_is_what_the_federation_sees(tmp_path):
         ({'defense': 'anti_gan', 'victim_transform': lambda x, y: (x, y)}, 'victim_transform'),
         ({'defense': 'anti_gan', 'defender_config': {'lambda1': -1.0}}, 'lambda1'),
         ({'num_clients': 1, 'clients_per_round': 1}, 'num_clients'),
+        ({'tff_workers': 0}, 'tff_workers'),
+        ({'tff_workers': 2, 'tff_worker_addresses': ['localhost:8000']}, 'either'),
+        ({'tff_worker_addresses': ['10.0.0.7:8000']}, 'allow_remote_workers'),
+        ({'tff_worker_addresses': 'localhost'}, 'host:port'),
     ],
 )
 def test_bad_arguments_fail_before_any_work(tmp_path, kwargs, message):

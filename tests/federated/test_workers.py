@@ -39,18 +39,11 @@ def _sum_of_values_times_their_sum(values):
   return tff.federated_sum(tff.federated_map(_times, (values, total)))
 
 
-def start_tff_worker(repo_root, port):
-  """`bin/tff_worker --port=port`, as a user starts it on a worker host."""
-  return subprocess.Popen(
-      [sys.executable, os.path.join(repo_root, 'bin', 'tff_worker'), f'--port={port}'],
-      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
 @pytest.fixture
 def served_workers(repo_root):
   """Two `bin/tff_worker` processes; yields their addresses and processes."""
   ports = [portpicker.pick_unused_port() for _ in range(2)]
-  procs = [start_tff_worker(repo_root, port) for port in ports]
+  procs = [helpers.start_tff_worker(repo_root, port) for port in ports]
   yield [f'localhost:{port}' for port in ports], procs
   for proc in procs:
     proc.kill()
