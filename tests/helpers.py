@@ -39,18 +39,25 @@ def worker_pids() -> list[int]:
   return pids
 
 
-def child_worker_pids(parent: int) -> list[int]:
-  """PIDs of live TFF worker_binary processes whose parent is `parent`."""
-  children = []
+def descendant_worker_pids(root: int) -> list[int]:
+  """PIDs of live TFF worker_binary processes started, directly or not, by `root`
+  (an isolated worker runs under a relay process)."""
+  parents = {}
+  for entry in os.listdir('/proc'):
+    if entry.isdigit():
+      try:
+        with open(f'/proc/{entry}/stat') as f:
+          parents[int(entry)] = int(f.read().rsplit(')', 1)[1].split()[1])
+      except (OSError, IndexError, ValueError):
+        continue
+  found = []
   for pid in worker_pids():
-    try:
-      with open(f'/proc/{pid}/stat') as f:
-        ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-      continue
-    if ppid == parent:
-      children.append(pid)
-  return sorted(children)
+    ancestor = parents.get(pid)
+    while ancestor and ancestor != root:
+      ancestor = parents.get(ancestor)
+    if ancestor == root:
+      found.append(pid)
+  return sorted(found)
 
 
 def start_tff_worker(repo_root: str, port: int):

@@ -33,22 +33,26 @@ worker whose process has exited, or a remote one unreachable for longer than
 
 Security. `worker_binary` has no flag to choose an interface: it listens on
 all of the host's interfaces, speaks plaintext gRPC and runs whatever
-computation it is sent, as its user. Local workers are reached through
-localhost, but anyone who can reach the host's port can use them while they
-run; remote addresses that are not loopback are refused unless
-`allow_remote_workers=True` (use a private network or an SSH tunnel; see the
-README).
+computation it is sent, as its user. Local workers therefore run, where the
+machine allows it, in a private network namespace (`unshare --net`) reached
+through a Unix socket: no other host can reach them. Where it does not, they
+run unisolated and the runtime warns. Remote addresses that are not loopback
+are refused unless `allow_remote_workers=True` (use a private network or an
+SSH tunnel; see the README).
 """
 
 import atexit
 import contextlib
 import ctypes
+import functools
 import ipaddress
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -69,6 +73,10 @@ _GRPC_OPTIONS = [
     ('grpc.max_message_length', _GRPC_MAX_MESSAGE_BYTES),
     ('grpc.max_receive_message_length', _GRPC_MAX_MESSAGE_BYTES),
     ('grpc.max_send_message_length', _GRPC_MAX_MESSAGE_BYTES),
+    # Reconnect quickly: a worker that is starting is reachable within ms.
+    ('grpc.initial_reconnect_backoff_ms', 100),
+    ('grpc.min_reconnect_backoff_ms', 100),
+    ('grpc.max_reconnect_backoff_ms', 2000),
 ]
 _PR_SET_PDEATHSIG = 1
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -161,6 +169,26 @@ def check_worker_addresses(addresses: Sequence[str], *,
   return normalised
 
 
+# `unshare` of util-linux: a new network namespace (only a loopback device)
+# inside a new user namespace, so no privilege is needed where the kernel
+# allows unprivileged user namespaces.
+_UNSHARE_NET = ('unshare', '--net', '--map-root-user')
+_ISOLATED_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'isolated_worker.py')
+
+
+@functools.lru_cache(maxsize=None)
+def network_isolation_error() -> Optional[str]:
+  """None if local workers can run in a private network namespace; else why not."""
+  try:
+    probe = subprocess.run([*_UNSHARE_NET, 'true'], capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL, check=False)
+  except (OSError, subprocess.TimeoutExpired) as e:
+    return f'`unshare` cannot run ({e})'
+  if probe.returncode != 0:
+    return f'`{" ".join(_UNSHARE_NET)}` failed: {probe.stderr.strip() or probe.returncode}'
+  return None
+
+
 def _load_prctl():
   try:
     return ctypes.CDLL(None, use_errno=True).prctl
@@ -192,6 +220,7 @@ class _Worker:
     # round's clients; 0 for server-only steps).
     self.calls = 0
     self.client_counts: list[int] = []
+    self.lost = False
 
   def describe(self) -> str:
     return f'TFF worker {self.index} ({self.address})'
@@ -213,18 +242,29 @@ class _Worker:
 
 
 class WorkerProcess(_Worker):
-  """A local `worker_binary` subprocess, owned (and stopped) by the runtime."""
+  """A local `worker_binary` subprocess, owned (and stopped) by the runtime.
+
+  With `socket_path`, the worker runs in a private network namespace (see
+  `isolated_worker.py`) and is reached through that Unix socket; `pid` is then
+  the relay holding the worker, which exits with the worker's status.
+  """
 
   def __init__(self, *, binary: str, port: int, log_path: str,
-               max_concurrent_computation_calls: int, index: int = 0):
+               max_concurrent_computation_calls: int, index: int = 0,
+               socket_path: Optional[str] = None):
     self.port = port
     self.log_path = log_path
+    self.isolated = socket_path is not None
     self._log = open(log_path, 'wb')  # pylint: disable=consider-using-with
+    command = worker_command(port=port, binary=binary,
+                             max_concurrent_computation_calls=max_concurrent_computation_calls)
+    if self.isolated:
+      command = [*_UNSHARE_NET, sys.executable, _ISOLATED_WORKER, f'--socket={socket_path}',
+                 f'--parent={os.getpid()}', '--', *command]
     # PDEATHSIG fires when the *thread* that forked exits; runtimes are meant to
     # be started from the main thread (documented on ManagedRuntime).
     self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-        worker_command(port=port, binary=binary,
-                       max_concurrent_computation_calls=max_concurrent_computation_calls),
+        command,
         stdin=subprocess.DEVNULL,
         stdout=self._log,
         stderr=subprocess.STDOUT,
@@ -232,14 +272,16 @@ class WorkerProcess(_Worker):
         preexec_fn=_die_with_parent,
         close_fds=True,
     )
-    super().__init__(index=index, address=f'localhost:{port}')
+    super().__init__(index=index, address=f'unix:{socket_path}' if self.isolated
+                     else f'localhost:{port}')
 
   @property
   def pid(self) -> int:
     return self.process.pid
 
   def describe(self) -> str:
-    return f'TFF worker {self.index} ({self.address}, pid {self.pid})'
+    where = 'isolated, ' if self.isolated else ''
+    return f'TFF worker {self.index} ({where}{self.address}, pid {self.pid})'
 
   def log_tail(self, max_bytes: int = 2000) -> str:
     try:
@@ -251,10 +293,11 @@ class WorkerProcess(_Worker):
       return ''
 
   def lost_reason(self, error: Exception) -> Optional[str]:
-    del error
+    unavailable = isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.UNAVAILABLE
     try:
-      # The failed call may race the kernel reaping the process: give it a moment.
-      code = self.process.wait(timeout=1.0)
+      # A refused connection may race the kernel reaping the process: give it
+      # a moment then. Other errors come from a live worker (e.g. a failing op).
+      code = self.process.wait(timeout=1.0 if unavailable else 0.0)
     except subprocess.TimeoutExpired:
       return None
     tail = self.log_tail().strip()
@@ -338,6 +381,7 @@ def _monitored_rpc(name):
     except grpc.RpcError as e:  # TFF's RetryableGRPCError is one too.
       reason = self._worker.lost_reason(e)
       if reason is not None:
+        self._worker.lost = True
         raise WorkerLostError(f'{self._worker.describe()} {reason}',
                               address=self._worker.address) from e
       raise
@@ -414,6 +458,7 @@ class ManagedRuntime:
       num_workers: Optional[int] = None,
       worker_addresses: Optional[Union[str, Sequence[str]]] = None,
       allow_remote_workers: bool = False,
+      isolate_local_workers: Optional[bool] = None,
       unreachable_timeout: float = 60.0,
       default_num_clients: int = 0,
       max_concurrent_computation_calls: int = -1,
@@ -430,6 +475,11 @@ class ManagedRuntime:
         `bin/tff_worker --port=P`) to use instead of local ones; a list or a
         comma-separated string. The runtime never stops them.
       allow_remote_workers: accept `worker_addresses` that are not loopback.
+      isolate_local_workers: run each local worker in a private network
+        namespace, reached through a Unix socket, so that no other host can
+        reach it (the worker itself listens on every interface). None (the
+        default): when the machine allows it (`unshare`, user namespaces),
+        otherwise warn and run them unisolated. True: require it.
       unreachable_timeout: seconds a remote worker may stay unreachable before
         the run fails with `WorkerLostError` (TFF retries meanwhile).
       default_num_clients: CLIENTS cardinality used when TFF cannot infer it
@@ -469,6 +519,15 @@ class ManagedRuntime:
           f'TFF worker binary not found at {self._binary}; is '
           'tensorflow-federated 0.87 installed (see README, Install)?'
       )
+    if isolate_local_workers and self._addresses is None:
+      reason = network_isolation_error()
+      if reason is not None:
+        raise RuntimeError(
+            f'Local TFF workers cannot be isolated from the network here: {reason}. Pass '
+            'isolate_local_workers=None (or False) to run them on all interfaces.')
+    self._isolate = isolate_local_workers
+    self._socket_dir = None
+    self._own_log_dir = None
     self._num_workers = num_workers
     self._unreachable_timeout = unreachable_timeout
     self._default_num_clients = default_num_clients
@@ -496,8 +555,23 @@ class ManagedRuntime:
         self._workers.append(RemoteWorker(
             address=address, index=i, unreachable_timeout=self._unreachable_timeout))
     else:
-      log_dir = self._log_dir or tempfile.mkdtemp(prefix='antigan_tf-tff-workers-')
-      os.makedirs(log_dir, exist_ok=True)
+      if self._log_dir is None:
+        log_dir = self._own_log_dir = tempfile.mkdtemp(prefix='antigan_tf-tff-workers-')
+      else:
+        log_dir = self._log_dir
+        os.makedirs(log_dir, exist_ok=True)
+      isolate = self._isolate
+      if isolate is None:
+        reason = network_isolation_error()
+        isolate = reason is None
+        if not isolate:
+          _LOG.warning(
+              'Local TFF workers run unisolated: they listen on every interface of this '
+              'host, unauthenticated, while the run lasts (%s). Keep their ports closed to '
+              'other hosts (firewall).', reason)
+      if isolate:
+        # Short path: a Unix socket path is limited to 107 bytes.
+        self._socket_dir = tempfile.mkdtemp(prefix='antigan_tf-')
       for i in range(self._num_workers):
         port = portpicker.pick_unused_port()
         worker = WorkerProcess(
@@ -506,6 +580,7 @@ class ManagedRuntime:
             log_path=os.path.join(log_dir, f'worker-{i}-port{port}.log'),
             max_concurrent_computation_calls=self._max_calls,
             index=i,
+            socket_path=os.path.join(self._socket_dir, f'w{i}.sock') if isolate else None,
         )
         self._workers.append(worker)
         _LOG.info('Started %s.', worker.describe())
@@ -594,7 +669,7 @@ class ManagedRuntime:
         self._start_workers()
         context = self._build_context()
       except BaseException:
-        self._stop_workers()
+        self._stop_workers(keep_logs=True)  # The error names a log.
         atexit.unregister(self.close)
         raise
       stack = tff.framework.get_context_stack()
@@ -604,19 +679,33 @@ class ManagedRuntime:
       self._started = True
       return self
 
-  def _stop_workers(self) -> None:
+  def _stop_workers(self, keep_logs: bool = False) -> None:
     for worker in self._workers:
       _LOG.info('Closing %s (%d calls served).', worker.describe(), worker.calls)
       worker.stop()
+    # Logs in a directory of our own go with the workers, unless an error may
+    # point at them (a lost worker names its log).
+    keep_logs = keep_logs or any(worker.lost for worker in self._workers)
     self._workers = []
+    if self._own_log_dir is not None and not keep_logs:
+      shutil.rmtree(self._own_log_dir, ignore_errors=True)
+    self._own_log_dir = None
+    if self._socket_dir is not None:
+      shutil.rmtree(self._socket_dir, ignore_errors=True)
+      self._socket_dir = None
 
-  def close(self) -> None:
-    """Stops every worker and restores the previous TFF context. Idempotent."""
+  def close(self, *, keep_logs: bool = False) -> None:
+    """Stops every worker and restores the previous TFF context. Idempotent.
+
+    Args:
+      keep_logs: keep the local workers' logs even in the runtime's own
+        temporary directory (kept anyway when a worker was lost).
+    """
     # Not under self._lock: close() may run from a signal handler while the
     # main thread holds it inside start().
     if not self._started and not self._workers:
       return
-    self._stop_workers()
+    self._stop_workers(keep_logs=keep_logs)
     if self._started:
       self._started = False
       self._restore_signal_handlers()
@@ -631,7 +720,7 @@ class ManagedRuntime:
     return self.start()
 
   def __exit__(self, exc_type, exc, tb) -> None:
-    self.close()
+    self.close(keep_logs=exc_type is not None)
 
 
 class _ShutDownContext(tff.framework.SyncContext):

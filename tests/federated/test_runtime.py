@@ -98,6 +98,7 @@ def test_worker_stops_at_interpreter_exit_without_close():
 
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_worker_stops_when_process_is_signalled(signum):
+  before = set(helpers.worker_pids())
   proc = _start("""
       with ManagedRuntime() as runtime:
         add_one(1)
@@ -111,6 +112,8 @@ def test_worker_stops_when_process_is_signalled(signum):
   assert code != 0
   # SIGKILL cannot be caught: the parent-death signal takes the worker down.
   assert helpers.wait_until_gone(pids[0]), f'worker {pids[0]} survived {signum!r}'
+  # Isolated, the worker runs under a relay (pids[0]): it must go too.
+  assert all(helpers.wait_until_gone(pid) for pid in set(helpers.worker_pids()) - before)
 
 
 def test_several_workers_start_and_all_stop():

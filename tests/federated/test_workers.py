@@ -7,6 +7,7 @@ and test_run_tff_cli.py (a worker killed mid-run)."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -97,16 +98,52 @@ def test_a_killed_local_worker_is_named_instead_of_retried_forever():
   with runtime_lib.ManagedRuntime(num_workers=2) as runtime:
     assert _client_sum([1.0, 2.0]) == pytest.approx(3.0)
     victim = runtime.workers[1]
-    os.kill(victim.pid, signal.SIGKILL)
+    (worker_pid,) = helpers.descendant_worker_pids(victim.pid) or [victim.pid]
+    os.kill(worker_pid, signal.SIGKILL)
     start = time.monotonic()
     with pytest.raises(runtime_lib.WorkerLostError) as raised:
       _client_sum([1.0, 2.0])
     assert time.monotonic() - start < 30
   message = str(raised.value)
-  assert f'TFF worker 1 (localhost:{victim.port}, pid {victim.pid})' in message
+  assert f'TFF worker 1 ({"isolated, " if victim.isolated else ""}{victim.address}, ' \
+         f'pid {victim.pid})' in message
   assert 'exited with code -9' in message
-  assert raised.value.address == f'localhost:{victim.port}'
+  assert raised.value.address == victim.address
+  assert os.path.exists(victim.log_path)  # Named in the message: kept.
   assert set(helpers.worker_pids()) <= before
+
+
+def test_local_workers_are_isolated_from_the_network_where_the_machine_allows():
+  # This machine (and CI) allows user and network namespaces.
+  assert runtime_lib.network_isolation_error() is None
+  with runtime_lib.ManagedRuntime(num_workers=1) as runtime:
+    (worker,) = runtime.workers
+    assert worker.isolated and worker.address.startswith('unix:')
+    assert _client_sum([1.0, 2.0]) == pytest.approx(3.0)
+    # The worker listens on its port on every interface of its namespace, yet
+    # nothing answers there from this one.
+    with pytest.raises(ConnectionRefusedError):
+      socket.create_connection(('127.0.0.1', worker.port), timeout=5).close()
+    log_dir = os.path.dirname(worker.log_path)
+  assert not os.path.exists(log_dir)  # Our own temporary logs go with the workers.
+  with runtime_lib.ManagedRuntime(num_workers=1, isolate_local_workers=False) as runtime:
+    (worker,) = runtime.workers
+    assert not worker.isolated
+    socket.create_connection(('127.0.0.1', worker.port), timeout=5).close()  # Exposed.
+
+
+def test_without_namespaces_local_workers_run_unisolated_with_a_warning(monkeypatch, caplog):
+  monkeypatch.setattr(runtime_lib, '_UNSHARE_NET', ('no-such-unshare-binary', '--net'))
+  runtime_lib.network_isolation_error.cache_clear()
+  try:
+    with pytest.raises(RuntimeError, match='cannot be isolated'):
+      runtime_lib.ManagedRuntime(isolate_local_workers=True)
+    with caplog.at_level('WARNING'), runtime_lib.ManagedRuntime() as runtime:
+      assert not runtime.workers[0].isolated
+      assert _client_sum([1.0, 2.0]) == pytest.approx(3.0)
+    assert 'listen on every interface' in caplog.text
+  finally:
+    runtime_lib.network_isolation_error.cache_clear()
 
 
 def test_running_workers_are_used_by_address_and_left_running(served_workers):
