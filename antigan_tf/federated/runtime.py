@@ -219,6 +219,8 @@ class _Worker:
     # CLIENTS cardinality of each executor it was asked for (its share of a
     # round's clients; 0 for server-only steps).
     self.calls = 0
+    self.bytes_sent = 0
+    self.bytes_received = 0
     self.client_counts: list[int] = []
     self.lost = False
 
@@ -386,6 +388,9 @@ def _monitored_rpc(name):
                               address=self._worker.address) from e
       raise
     self._worker.call_succeeded()
+    # Serialized sizes: what crossed the channel, for logs and the benchmark.
+    self._worker.bytes_sent += request.ByteSize()
+    self._worker.bytes_received += response.ByteSize()
     return response
 
   rpc.__name__ = name
@@ -681,7 +686,8 @@ class ManagedRuntime:
 
   def _stop_workers(self, keep_logs: bool = False) -> None:
     for worker in self._workers:
-      _LOG.info('Closing %s (%d calls served).', worker.describe(), worker.calls)
+      _LOG.info('Closing %s: %d calls, %.1f MB sent, %.1f MB received.', worker.describe(),
+                worker.calls, worker.bytes_sent / 1e6, worker.bytes_received / 1e6)
       worker.stop()
     # Logs in a directory of our own go with the workers, unless an error may
     # point at them (a lost worker names its log).
