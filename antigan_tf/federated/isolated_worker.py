@@ -27,8 +27,9 @@ import subprocess
 import sys
 
 _PR_SET_PDEATHSIG = 1
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
+# ioctl requests that read and set a network interface's state bits.
+_GET_INTERFACE_STATE = 0x8913
+_SET_INTERFACE_STATE = 0x8914
 _IFF_UP = 0x1
 _CHUNK = 1 << 20
 
@@ -44,8 +45,8 @@ def _bring_loopback_up():
   """`ip link set lo up`, with an ioctl (no iproute2 needed)."""
   with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
     request = struct.pack('16sH22x', b'lo', 0)
-    flags = struct.unpack('16sH22x', fcntl.ioctl(s, _SIOCGIFFLAGS, request))[1]
-    fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack('16sH22x', b'lo', flags | _IFF_UP))
+    state = struct.unpack('16sH22x', fcntl.ioctl(s, _GET_INTERFACE_STATE, request))[1]
+    fcntl.ioctl(s, _SET_INTERFACE_STATE, struct.pack('16sH22x', b'lo', state | _IFF_UP))
 
 
 def _port_of(command):
