@@ -13,6 +13,7 @@ killed by the same one), and stops the worker on SIGTERM/SIGINT or when its
 parent dies. Standard library only: it runs by path, without the package.
 
   python isolated_worker.py --socket=PATH --parent=PID -- worker_binary --port=P ...
+  python isolated_worker.py --check    # under unshare: can the loopback come up?
 """
 
 import argparse
@@ -120,11 +121,18 @@ async def _serve(socket_path, command):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--socket', required=True, help='Unix socket path to relay from.')
-  parser.add_argument('--parent', type=int, required=True, help='PID whose death ends us.')
+  parser.add_argument('--check', action='store_true',
+                      help='only bring the loopback up and exit (can we isolate here?)')
+  parser.add_argument('--socket', help='Unix socket path to relay from.')
+  parser.add_argument('--parent', type=int, help='PID whose death ends us.')
   parser.add_argument('command', nargs=argparse.REMAINDER, help='-- worker_binary --port=P ...')
   args = parser.parse_args()
   command = args.command[1:] if args.command[:1] == ['--'] else args.command
+  if args.check:
+    _bring_loopback_up()
+    return
+  if not args.socket or not args.parent or not command:
+    parser.error('--socket, --parent and a worker command are required')
   # `unshare --map-root-user` clears the parent-death signal the runtime set;
   # set it again, and leave if the parent died before that.
   _set_parent_death_signal()

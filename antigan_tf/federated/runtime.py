@@ -180,12 +180,15 @@ _ISOLATED_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'iso
 def network_isolation_error() -> Optional[str]:
   """None if local workers can run in a private network namespace; else why not."""
   try:
-    probe = subprocess.run([*_UNSHARE_NET, 'true'], capture_output=True, text=True,
-                           timeout=30, stdin=subprocess.DEVNULL, check=False)
+    # What an isolated worker needs: the namespaces, and its loopback up.
+    probe = subprocess.run([*_UNSHARE_NET, sys.executable, _ISOLATED_WORKER, '--check'],
+                           capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL, check=False)
   except (OSError, subprocess.TimeoutExpired) as e:
     return f'`unshare` cannot run ({e})'
   if probe.returncode != 0:
-    return f'`{" ".join(_UNSHARE_NET)}` failed: {probe.stderr.strip() or probe.returncode}'
+    detail = probe.stderr.strip().splitlines()[-1:] or [f'exit code {probe.returncode}']
+    return f'`{" ".join(_UNSHARE_NET)}` failed: {detail[0]}'
   return None
 
 

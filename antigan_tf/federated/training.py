@@ -475,17 +475,14 @@ def run_federated(
       checks.check_int(oracle_max_train_examples, 'oracle_max_train_examples', 1)
   checkpoint_every_n_rounds = checks.check_int(checkpoint_every_n_rounds, 'checkpoint_every_n_rounds', 1)
   tff_workers = checks.check_int(tff_workers, 'tff_workers', 1)
-  if isinstance(tff_worker_addresses, str):
-    tff_worker_addresses = [a for a in tff_worker_addresses.split(',') if a.strip()]
-  tff_worker_addresses = tuple(tff_worker_addresses or ())
-  hparams['tff_worker_addresses'] = ','.join(tff_worker_addresses)
   if tff_worker_addresses:
     if tff_workers != 1:
       raise ValueError(
           'Pass either `tff_workers` (local workers) or `tff_worker_addresses` (running '
-          f'workers), not both (got {tff_workers} and {list(tff_worker_addresses)}).')
-    tff_worker_addresses = tuple(runtime_lib.check_worker_addresses(
-        tff_worker_addresses, allow_remote_workers=allow_remote_workers))
+          f'workers), not both (got {tff_workers} and {tff_worker_addresses!r}).')
+    tff_worker_addresses = runtime_lib.check_worker_addresses(
+        tff_worker_addresses, allow_remote_workers=allow_remote_workers)
+  hparams['tff_worker_addresses'] = ','.join(tff_worker_addresses or ())
   keep_checkpoints = checks.check_int(keep_checkpoints, 'keep_checkpoints', 1)
 
   train = sources.load_dataset(dataset, split='train', data_dir=data_dir)
