@@ -1,8 +1,13 @@
-"""Shared by the benchmarks: machine facts and the JSON report file."""
+"""Shared by the benchmarks: machine facts, the JSON report file, and clients
+of real Fashion-MNIST images."""
 
 import json
 import os
 import platform
+
+import numpy as np
+
+from antigan_tf.data import sources
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
 
@@ -24,3 +29,14 @@ def write_report(report: dict, path: str) -> None:
   with open(path, 'w') as f:
     json.dump(report, f, indent=1)
   print(f'\nwrote {path}')
+
+
+def fashion_mnist_clients(num_clients: int, per_client: int) -> dict:
+  """`num_clients` disjoint clients of `per_client` shuffled training images."""
+  data = sources.load_dataset('fashion_mnist', split='train')
+  order = np.random.default_rng(0).permutation(len(data.y))
+  return {
+      f'client_{i:03d}': (data.x[order[i * per_client:(i + 1) * per_client]],
+                          data.y[order[i * per_client:(i + 1) * per_client]])
+      for i in range(num_clients)
+  }

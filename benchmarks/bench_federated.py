@@ -26,29 +26,17 @@ import time
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import _report  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow_federated as tff  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from antigan_tf import attack  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf import models  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf.data import client_store  # pylint: disable=g-import-not-at-top,wrong-import-position
-from antigan_tf.data import sources  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf.federated import client_data  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf.federated import processes  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf.federated import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _LR = 0.05
-
-
-def _clients(num_clients: int, per_client: int):
-  data = sources.load_dataset('fashion_mnist', split='train')
-  order = np.random.default_rng(0).permutation(len(data.y))
-  return {
-      f'client_{i}': (data.x[order[i * per_client:(i + 1) * per_client]],
-                      data.y[order[i * per_client:(i + 1) * per_client]])
-      for i in range(num_clients)
-  }
 
 
 def _keras_round(clients, initial_weights, batch_size, preprocess):
@@ -65,7 +53,7 @@ def _keras_round(clients, initial_weights, batch_size, preprocess):
 
 
 def bench_round(*, num_clients: int, per_client: int, repeats: int, batch_size: int = 32):
-  clients = _clients(num_clients, per_client)
+  clients = _report.fashion_mnist_clients(num_clients, per_client)
   preprocess = client_data.build_preprocess_fn(batch_size=batch_size, seed=0)
   with tempfile.TemporaryDirectory() as tmp:
     store = client_store.write_client_store(os.path.join(tmp, 'store'), clients)
@@ -100,8 +88,8 @@ def bench_round(*, num_clients: int, per_client: int, repeats: int, batch_size: 
 
 def bench_adversary(*, per_client: int, steps: int, num_images: int, repeats: int,
                     batch_size: int = 32):
-  clients = _clients(1, per_client)
-  x, y = clients['client_0']
+  clients = _report.fashion_mnist_clients(1, per_client)
+  x, y = clients['client_000']
   classifier = models.build_classifier((28, 28, 1), 10)
   attacker = attack.GanAttacker((28, 28, 1), target_class=6, fake_label=1, num_classes=10)
   attacker.train_generator(classifier, steps=1, round_num=0)  # Traces.

@@ -32,7 +32,6 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-posi
 import tensorflow_federated as tff  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from antigan_tf.data import client_store  # pylint: disable=g-import-not-at-top,wrong-import-position
-from antigan_tf.data import sources  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf.federated import client_data  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf.federated import processes  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf.federated import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -40,16 +39,6 @@ from antigan_tf.federated import runtime  # pylint: disable=g-import-not-at-top,
 # (label, number of local workers, isolate_local_workers)
 _CONFIGS = (('1 worker', 1, None), ('2 workers', 2, None), ('4 workers', 4, None),
             ('2 workers, unisolated', 2, False))
-
-
-def _clients(num_clients: int, per_client: int):
-  data = sources.load_dataset('fashion_mnist', split='train')
-  order = np.random.default_rng(0).permutation(len(data.y))
-  return {
-      f'client_{i:03d}': (data.x[order[i * per_client:(i + 1) * per_client]],
-                          data.y[order[i * per_client:(i + 1) * per_client]])
-      for i in range(num_clients)
-  }
 
 
 def _time_rounds(process, initial, client_ids, *, num_workers, isolate, rounds):
@@ -71,7 +60,7 @@ def _time_rounds(process, initial, client_ids, *, num_workers, isolate, rounds):
 
 def bench(*, num_clients: int, per_client: int, repeats: int, rounds: int,
           batch_size: int = 32):
-  clients = _clients(num_clients, per_client)
+  clients = _report.fashion_mnist_clients(num_clients, per_client)
   preprocess = client_data.build_preprocess_fn(batch_size=batch_size, seed=0)
   model_fn = processes.build_model_fn((28, 28, 1), 10)
   results = {label: {'round_seconds': [], 'num_workers': n} for label, n, _ in _CONFIGS}

@@ -35,11 +35,26 @@ _IFF_UP = 0x1
 _CHUNK = 1 << 20
 
 
-def _set_parent_death_signal(signum=signal.SIGKILL):
+def _load_prctl():
   try:
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum)
-  except (OSError, AttributeError):
-    pass
+    return ctypes.CDLL(None, use_errno=True).prctl
+  except (OSError, AttributeError):  # Not Linux: no parent-death signal.
+    return None
+
+
+# Resolved at import, not in a forked child: after fork only async-signal-safe
+# work is allowed, and ctypes loading is not.
+_PRCTL = _load_prctl()
+
+
+def die_with_parent():
+  """SIGKILL the calling process when the thread that started it dies.
+
+  A `preexec_fn` of the runtime (for local workers) and of the relay (for the
+  worker it starts); the relay also calls it for itself.
+  """
+  if _PRCTL is not None:
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _bring_loopback_up():
@@ -93,7 +108,7 @@ async def _wait_for_port(port, worker):
 async def _serve(socket_path, command):
   port = _port_of(command)
   worker = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                            preexec_fn=_set_parent_death_signal)
+                            preexec_fn=die_with_parent)
   loop = asyncio.get_running_loop()
   stop = asyncio.Event()
   for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -135,7 +150,7 @@ def main():
     parser.error('--socket, --parent and a worker command are required')
   # `unshare --map-root-user` clears the parent-death signal the runtime set;
   # set it again, and leave if the parent died before that.
-  _set_parent_death_signal()
+  die_with_parent()
   if os.getppid() != args.parent:
     sys.exit('isolated_worker: the runtime that started it is gone')
   _bring_loopback_up()

@@ -43,7 +43,6 @@ SSH tunnel; see the README).
 
 import atexit
 import contextlib
-import ctypes
 import functools
 import ipaddress
 import logging
@@ -63,6 +62,7 @@ import grpc
 import portpicker
 import tensorflow_federated as tff
 
+from antigan_tf.federated import isolated_worker
 from antigan_tf.utils.tff_worker import default_worker_binary
 from antigan_tf.utils.tff_worker import worker_command
 
@@ -78,7 +78,6 @@ _GRPC_OPTIONS = [
     ('grpc.min_reconnect_backoff_ms', 100),
     ('grpc.max_reconnect_backoff_ms', 2000),
 ]
-_PR_SET_PDEATHSIG = 1
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 # The command that starts a worker for `worker_addresses` (README, Several hosts).
 WORKER_COMMAND = 'bin/tff_worker --port={port}'
@@ -173,7 +172,7 @@ def check_worker_addresses(addresses: Sequence[str], *,
 # inside a new user namespace, so no privilege is needed where the kernel
 # allows unprivileged user namespaces.
 _UNSHARE_NET = ('unshare', '--net', '--map-root-user')
-_ISOLATED_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'isolated_worker.py')
+_ISOLATED_WORKER = os.path.abspath(isolated_worker.__file__)
 
 
 @functools.lru_cache(maxsize=None)
@@ -190,24 +189,6 @@ def network_isolation_error() -> Optional[str]:
     detail = probe.stderr.strip().splitlines()[-1:] or [f'exit code {probe.returncode}']
     return f'`{" ".join(_UNSHARE_NET)}` failed: {detail[0]}'
   return None
-
-
-def _load_prctl():
-  try:
-    return ctypes.CDLL(None, use_errno=True).prctl
-  except (OSError, AttributeError):  # Not Linux: atexit and handlers still apply.
-    return None
-
-
-# Resolved here, not in the child: after fork only async-signal-safe work is
-# allowed, and ctypes loading is not.
-_PRCTL = _load_prctl()
-
-
-def _die_with_parent():
-  """preexec_fn: SIGKILL the worker when the thread that started it dies."""
-  if _PRCTL is not None:
-    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class _Worker:
@@ -238,6 +219,23 @@ class _Worker:
     self.calls += 1
 
   def wait_ready(self, timeout: float) -> None:
+    """Waits until the worker accepts calls.
+
+    Raises:
+      RuntimeError: a local worker exited first (`_raise_if_exited`).
+      TimeoutError: not ready within `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while not self.stub.is_ready:
+      self._raise_if_exited()
+      if time.monotonic() > deadline:
+        raise TimeoutError(self._not_ready_message(timeout))
+      time.sleep(0.05)
+
+  def _raise_if_exited(self) -> None:
+    pass
+
+  def _not_ready_message(self, timeout: float) -> str:
     raise NotImplementedError
 
   def stop(self, timeout: float = 10.0) -> None:
@@ -274,7 +272,7 @@ class WorkerProcess(_Worker):
         stdout=self._log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C in a terminal goes to us, not it.
-        preexec_fn=_die_with_parent,
+        preexec_fn=isolated_worker.die_with_parent,
         close_fds=True,
     )
     super().__init__(index=index, address=f'unix:{socket_path}' if self.isolated
@@ -309,23 +307,17 @@ class WorkerProcess(_Worker):
     return (f'exited with code {code} during the run; its log is {self.log_path}'
             + (f', which ends with:\n{tail}' if tail else ' (empty)'))
 
-  def wait_ready(self, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-      if self.process.poll() is not None:
-        raise RuntimeError(
-            f'TFF worker on port {self.port} exited with code '
-            f'{self.process.returncode} before it was ready. Its log '
-            f'({self.log_path}) ends with:\n{self.log_tail()}'
-        )
-      if self.stub.is_ready:
-        return
-      if time.monotonic() > deadline:
-        raise TimeoutError(
-            f'TFF worker on port {self.port} was not ready after {timeout:.0f} s. '
-            f'Its log ({self.log_path}) ends with:\n{self.log_tail()}'
-        )
-      time.sleep(0.05)
+  def _raise_if_exited(self) -> None:
+    if self.process.poll() is not None:
+      raise RuntimeError(
+          f'TFF worker on port {self.port} exited with code '
+          f'{self.process.returncode} before it was ready. Its log '
+          f'({self.log_path}) ends with:\n{self.log_tail()}'
+      )
+
+  def _not_ready_message(self, timeout: float) -> str:
+    return (f'TFF worker on port {self.port} was not ready after {timeout:.0f} s. '
+            f'Its log ({self.log_path}) ends with:\n{self.log_tail()}')
 
   def stop(self, timeout: float = 10.0) -> None:
     """SIGTERM, then SIGKILL after `timeout`; always reaps the process."""
@@ -368,15 +360,10 @@ class RemoteWorker(_Worker):
     super().call_succeeded()
     self._unreachable_since = None
 
-  def wait_ready(self, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not self.stub.is_ready:
-      if time.monotonic() > deadline:
-        raise TimeoutError(
-            f'{self.describe()} did not answer within {timeout:.0f} s. Start it on that '
+  def _not_ready_message(self, timeout: float) -> str:
+    return (f'{self.describe()} did not answer within {timeout:.0f} s. Start it on that '
             f'host with `{self.command}` (README, "Several TFF workers"), and check '
             'the address, the firewall or the SSH tunnel.')
-      time.sleep(0.05)
 
 
 def _monitored_rpc(name):
@@ -439,9 +426,9 @@ def _compile_for_workers(num_workers: int):
       raise NotMergeableError(
           f'This TFF computation cannot be split over {num_workers} TFF workers: TFF\'s '
           'mergeable form allows one layer of aggregation, and here an aggregation '
-          f'depends on another ({str(e).split(" Examples are:")[0]}). Run it on one worker: --tff_workers=1 without '
-          '--tff_worker_addresses (tff_workers=1 in run_federated, num_workers=1 in '
-          'ManagedRuntime).') from e
+          f'depends on another ({str(e).split(" Examples are:")[0]}). Run it on one '
+          'worker: --tff_workers=1 without --tff_worker_addresses (tff_workers=1 in '
+          'run_federated, num_workers=1 in ManagedRuntime).') from e
 
   return compile_fn
 
@@ -547,6 +534,11 @@ class ManagedRuntime:
     self._previous_handlers = {}
     self._lock = threading.Lock()
     self._started = False
+
+  @property
+  def worker_addresses(self) -> Optional[list[str]]:
+    """The checked `worker_addresses` ('host:port'); None for local workers."""
+    return None if self._addresses is None else list(self._addresses)
 
   @property
   def workers(self) -> list[_Worker]:

@@ -475,14 +475,16 @@ def run_federated(
       checks.check_int(oracle_max_train_examples, 'oracle_max_train_examples', 1)
   checkpoint_every_n_rounds = checks.check_int(checkpoint_every_n_rounds, 'checkpoint_every_n_rounds', 1)
   tff_workers = checks.check_int(tff_workers, 'tff_workers', 1)
-  if tff_worker_addresses:
-    if tff_workers != 1:
-      raise ValueError(
-          'Pass either `tff_workers` (local workers) or `tff_worker_addresses` (running '
-          f'workers), not both (got {tff_workers} and {tff_worker_addresses!r}).')
-    tff_worker_addresses = runtime_lib.check_worker_addresses(
-        tff_worker_addresses, allow_remote_workers=allow_remote_workers)
-  hparams['tff_worker_addresses'] = ','.join(tff_worker_addresses or ())
+  if tff_worker_addresses and tff_workers != 1:
+    raise ValueError(
+        'Pass either `tff_workers` (local workers) or `tff_worker_addresses` (running '
+        f'workers), not both (got {tff_workers} and {tff_worker_addresses!r}).')
+  # Built (and its addresses checked) now; nothing starts before `with`.
+  runtime = runtime_lib.ManagedRuntime(
+      num_workers=None if tff_worker_addresses else tff_workers,
+      worker_addresses=tff_worker_addresses or None,
+      allow_remote_workers=allow_remote_workers)
+  hparams['tff_worker_addresses'] = ','.join(runtime.worker_addresses or ())
   keep_checkpoints = checks.check_int(keep_checkpoints, 'keep_checkpoints', 1)
 
   train = sources.load_dataset(dataset, split='train', data_dir=data_dir)
@@ -582,11 +584,6 @@ def run_federated(
       os.path.join(output_dir, 'tensorboard'))
 
   history = []
-  if tff_worker_addresses:
-    runtime = runtime_lib.ManagedRuntime(worker_addresses=tff_worker_addresses,
-                                         allow_remote_workers=allow_remote_workers)
-  else:
-    runtime = runtime_lib.ManagedRuntime(num_workers=tff_workers)
   with runtime, _resume_hint_on_lost_worker(state_manager, output_dir):
     state = process.initialize()
     state = process.set_model_weights(
