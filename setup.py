@@ -1,6 +1,6 @@
 """antigan_tf: Anti-GAN defenses against GAN-based feature inference in FL.
 
-Supported install (Linux x86-64, Python 3.9-3.11): see README.md, "Install".
+Supported install (Linux x86-64, Python 3.9-3.11): see docs/install.md.
 `install_requires` lists only what the plain-TF part of the library needs, so
 `pip install -e .` never triggers a resolve of TensorFlow Federated 0.87.0,
 whose jax/jaxlib 0.4.14 pins can no longer be satisfied from PyPI. TFF itself

@@ -33,7 +33,7 @@ from typing import Optional
 
 PYTHON_VERSION = '3.11'
 KERNEL_NAME = 'antigan_tf-py311'
-# Pinned files of the repository, installed in this order (see README, Install).
+# Pinned files of the repository, installed in this order (see docs/install.md).
 LOCK_FILE = os.path.join('requirements', 'lock.txt')
 NO_DEPS_FILE = os.path.join('requirements', 'no-deps.txt')
 GPU_FILE = os.path.join('requirements', 'gpu.txt')

@@ -38,7 +38,7 @@ machine allows it, in a private network namespace (`unshare --net`) reached
 through a Unix socket: no other host can reach them. Where it does not, they
 run unisolated and the runtime warns. Remote addresses that are not loopback
 are refused unless `allow_remote_workers=True` (use a private network or an
-SSH tunnel; see the README).
+SSH tunnel; see docs/security.md).
 """
 
 import atexit
@@ -79,7 +79,7 @@ _GRPC_OPTIONS = [
     ('grpc.max_reconnect_backoff_ms', 2000),
 ]
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-# The command that starts a worker for `worker_addresses` (README, Several hosts).
+# The command that starts a worker for `worker_addresses` (docs/runtime-and-workers.md).
 WORKER_COMMAND = 'bin/tff_worker --port={port}'
 
 
@@ -362,7 +362,7 @@ class RemoteWorker(_Worker):
 
   def _not_ready_message(self, timeout: float) -> str:
     return (f'{self.describe()} did not answer within {timeout:.0f} s. Start it on that '
-            f'host with `{self.command}` (README, "Several TFF workers"), and check '
+            f'host with `{self.command}` (docs/runtime-and-workers.md), and check '
             'the address, the firewall or the SSH tunnel.')
 
 
@@ -512,7 +512,7 @@ class ManagedRuntime:
     if self._addresses is None and not os.path.isfile(self._binary):
       raise FileNotFoundError(
           f'TFF worker binary not found at {self._binary}; is '
-          'tensorflow-federated 0.87 installed (see README, Install)?'
+          'tensorflow-federated 0.87 installed (see docs/install.md)?'
       )
     if isolate_local_workers and self._addresses is None:
       reason = network_isolation_error()

@@ -390,7 +390,7 @@ def run_federated(
       They must read the run's `client_store/` at the same path (a shared
       filesystem). Non-loopback hosts need `allow_remote_workers`.
     allow_remote_workers: accept non-loopback `tff_worker_addresses`; TFF
-      workers speak plaintext, unauthenticated gRPC (README, security).
+      workers speak plaintext, unauthenticated gRPC (docs/security.md).
     progress: progress bars.
 
   Returns:

@@ -21,7 +21,7 @@ def default_worker_binary() -> str:
   if spec is None or not spec.submodule_search_locations:
     raise FileNotFoundError(
         'tensorflow-federated is not installed, so there is no TFF worker binary '
-        '(see README, Install).')
+        '(see docs/install.md).')
   return os.path.join(list(spec.submodule_search_locations)[0], 'data', 'worker_binary')
 
 
