@@ -37,176 +37,20 @@ from antigan_tf.defense import mixing
 from antigan_tf.defense import monitoring
 from antigan_tf.defense import projection
 from antigan_tf.defense.gan import AntiGAN
+from antigan_tf import layout as layout_lib
+from antigan_tf.defense.config import TRAINING_FIELDS
+from antigan_tf.defense.config import DefenderConfig
 from antigan_tf.models import builders
+from antigan_tf.utils import checks
 from antigan_tf.utils import io as io_utils
 
 SAVE_FORMAT_VERSION = 1
-# Files written by `Defender.save`.
-GENERATOR_FILE = 'generator.keras'
-CRITIC_FILE = 'critic.keras'
-SIM_TARGET_FILE = 'sim_target.npy'
-METADATA_FILE = 'defender.json'
-# Sub-directories / files of a `fit` output directory.
-CHECKPOINT_DIR = 'checkpoints'
-CHECKPOINT_CONFIG_FILE = 'defender_config.json'
-TENSORBOARD_DIR = 'tensorboard'
-IMAGES_DIR = 'images'
-LOSSES_CSV = 'losses.csv'
 CHECKPOINTS_TO_KEEP = 3
-
-_POSITIVE_INTS = (
-    'pool_size', 'latent_dim', 'generator_width', 'critic_width', 'n_critic',
-    'batch_size', 'epochs', 'restarts', 'projection_batch_size',
-    'image_grid_every_n_steps', 'image_grid_num_images',
-)
-_NON_NEGATIVE_INTS = ('projection_steps', 'seed')
-_NON_NEGATIVE_FLOATS = ('lambda1', 'lambda2', 'gp_weight', 'mix_ratio')
-_POSITIVE_FLOATS = (
-    'generator_learning_rate', 'critic_learning_rate', 'projection_learning_rate')
-_UNIT_INTERVAL_FLOATS = ('adam_beta_1', 'adam_beta_2')  # [0, 1).
-# Fields that define the trained model: a run directory's checkpoints can only
-# be resumed with the same values (the others may change between fit calls).
-TRAINING_FIELDS = (
-    'lambda1', 'lambda2', 'variance_mode', 'target_mode', 'pool_size', 'latent_dim',
-    'generator_width', 'critic_width', 'n_critic', 'gp_weight', 'batch_size',
-    'generator_learning_rate', 'critic_learning_rate', 'adam_beta_1', 'adam_beta_2',
-    'seed',
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class DefenderConfig:
-  """Hyperparameters of a `Defender`; defaults follow the paper.
-
-  Attributes:
-    lambda1: weight of L_sim (eq. 6); 0.005 in the paper's Fig. 6.
-    lambda2: weight of L_obf (eq. 7/8); 48 in the paper's Fig. 6.
-    variance_mode: 'max' (eq. 7, sharper images) or 'min' (eq. 8, greyish).
-    target_mode: L_sim target: 'mean' (pixel-wise mean of the victim's images,
-      the paper's experiments), 'per_sample' or 'mean_maxpool'.
-    pool_size: max-pool window for target_mode='mean_maxpool'.
-    latent_dim: size of z.
-    generator_width: base filters of the DCGAN generator.
-    critic_width: base filters of the critic.
-    n_critic: critic updates per generator update (Gulrajani et al.: 5).
-    gp_weight: gradient-penalty weight (Gulrajani et al.: 10).
-    batch_size: training batch size.
-    epochs: default number of epochs for `Defender.fit`.
-    generator_learning_rate: Adam learning rate of the generator.
-    critic_learning_rate: Adam learning rate of the critic.
-    adam_beta_1: Adam beta_1 of both optimizers (Gulrajani et al.: 0.0).
-    adam_beta_2: Adam beta_2 of both optimizers (Gulrajani et al.: 0.9).
-    restarts: R, random z initialisations per image when projecting.
-    projection_steps: L, Adam steps per restart when projecting.
-    projection_learning_rate: Adam step size of the projection.
-    projection_batch_size: images projected at once (times `restarts` latents).
-    mix_ratio: MR = #real / #generated images in the shared set (eq. 10).
-    seed: seed of weight initialisation, training randomness, projection and
-      mixing.
-    image_grid_every_n_steps: PNG grid of G(z) every N generator steps.
-    image_grid_num_images: images per PNG grid.
-  """
-
-  lambda1: float = 0.005
-  lambda2: float = 48.0
-  variance_mode: str = 'max'
-  target_mode: str = 'mean'
-  pool_size: int = 2
-  latent_dim: int = 100
-  generator_width: int = 64
-  critic_width: int = 64
-  n_critic: int = 5
-  gp_weight: float = 10.0
-  batch_size: int = 64
-  epochs: int = 50
-  generator_learning_rate: float = 1e-4
-  critic_learning_rate: float = 1e-4
-  adam_beta_1: float = 0.0
-  adam_beta_2: float = 0.9
-  restarts: int = 10
-  projection_steps: int = 200
-  projection_learning_rate: float = 0.05
-  projection_batch_size: int = 128
-  mix_ratio: float = 0.0
-  seed: int = 0
-  image_grid_every_n_steps: int = 500
-  image_grid_num_images: int = 64
-
-  def __post_init__(self):
-    """Validates and normalises every field.
-
-    Raises:
-      ValueError: a field has a bad type or value; the message names it.
-    """
-    for name in _POSITIVE_INTS + _NON_NEGATIVE_INTS:
-      value = getattr(self, name)
-      minimum = 1 if name in _POSITIVE_INTS else 0
-      if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(
-            f'DefenderConfig.{name} must be an integer >= {minimum}, got {value!r}.')
-      object.__setattr__(self, name, int(value))
-    for name in _NON_NEGATIVE_FLOATS + _POSITIVE_FLOATS + _UNIT_INTERVAL_FLOATS:
-      value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f'DefenderConfig.{name} must be a number, got {value!r}.')
-      number = float(value)
-      if name in _POSITIVE_FLOATS:
-        ok, bound = number > 0, '> 0'
-      elif name in _UNIT_INTERVAL_FLOATS:
-        ok, bound = 0 <= number < 1, 'in [0, 1)'
-      else:
-        ok, bound = number >= 0, '>= 0'
-      if not (math.isfinite(number) and ok):
-        raise ValueError(f'DefenderConfig.{name} must be finite and {bound}, got {value!r}.')
-      object.__setattr__(self, name, number)
-    if self.variance_mode not in losses.VARIANCE_MODES:
-      raise ValueError(
-          f'DefenderConfig.variance_mode must be one of {losses.VARIANCE_MODES}, '
-          f'got {self.variance_mode!r}.')
-    if self.target_mode not in losses.TARGET_MODES:
-      raise ValueError(
-          f'DefenderConfig.target_mode must be one of {losses.TARGET_MODES}, '
-          f'got {self.target_mode!r}.')
-
-  def to_dict(self) -> dict[str, Any]:
-    """The fields as a JSON-serialisable dict."""
-    return dataclasses.asdict(self)
-
-  @classmethod
-  def from_dict(cls, values: Mapping[str, Any]) -> 'DefenderConfig':
-    """Inverse of `to_dict`.
-
-    Raises:
-      ValueError: unknown field names or bad values.
-    """
-    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
-    if unknown:
-      raise ValueError(f'Unknown DefenderConfig field(s): {", ".join(unknown)}.')
-    return cls(**values)
-
-
-def config_field_names() -> tuple[str, ...]:
-  """The names of `DefenderConfig`'s fields, in declaration order."""
-  return tuple(f.name for f in dataclasses.fields(DefenderConfig))
-
-
-def config_field_help() -> dict[str, str]:
-  """Field name -> its one-paragraph description in `DefenderConfig`'s docstring.
-
-  Lets command-line tools give every field help text without restating it.
-  """
-  docs = DefenderConfig.__doc__.split('Attributes:', 1)[1]
-  helps: dict[str, list[str]] = {}
-  current = None
-  for line in docs.splitlines():
-    stripped = line.strip()
-    name, sep, rest = stripped.partition(':')
-    if sep and name in {f.name for f in dataclasses.fields(DefenderConfig)}:
-      current = name
-      helps[current] = [rest.strip()]
-    elif current and stripped:
-      helps[current].append(stripped)
-  return {name: ' '.join(words) for name, words in helps.items()}
+_FILES = layout_lib.DefenderLayout
+GENERATOR_FILE = _FILES.GENERATOR_FILE
+CRITIC_FILE = _FILES.CRITIC_FILE
+SIM_TARGET_FILE = _FILES.SIM_TARGET_FILE
+METADATA_FILE = _FILES.METADATA_FILE
 
 
 def _check_images(x, image_shape: tuple[int, ...], name: str = 'x') -> np.ndarray:
@@ -253,12 +97,6 @@ def _check_labels(y, num_images: int, name: str = 'y') -> np.ndarray:
   if not np.issubdtype(array.dtype, np.integer):
     raise ValueError(f'`{name}` must hold integer labels, got dtype {array.dtype}.')
   return array
-
-
-def _check_epochs(epochs) -> int:
-  if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-    raise ValueError(f'`epochs` must be an integer >= 1, got {epochs!r}.')
-  return int(epochs)
 
 
 def _non_finite_keys(logs: Optional[Mapping[str, Any]]) -> list[str]:
@@ -328,11 +166,12 @@ class Defender:
       config = DefenderConfig()
     if not isinstance(config, DefenderConfig):
       raise TypeError(f'`config` must be a DefenderConfig, got {type(config).__name__}.')
-    unknown = sorted(set(overrides) - set(config_field_names()))
+    names = [f.name for f in dataclasses.fields(DefenderConfig)]
+    unknown = sorted(set(overrides) - set(names))
     if unknown:
       raise TypeError(
           f'Unknown DefenderConfig field(s): {", ".join(unknown)}; valid fields: '
-          f'{", ".join(config_field_names())}.')
+          f'{", ".join(names)}.')
     self.config = dataclasses.replace(config, **overrides) if overrides else config
     try:
       image_shape = tuple(int(d) for d in image_shape)
@@ -422,7 +261,7 @@ class Defender:
     return dataset.map(lambda idx: tf.gather(images, idx)).prefetch(1)
 
   def _check_run_config(self, checkpoint_dir: str) -> None:
-    path = os.path.join(checkpoint_dir, CHECKPOINT_CONFIG_FILE)
+    path = os.path.join(checkpoint_dir, _FILES.CHECKPOINT_CONFIG_FILE)
     current = {'image_shape': list(self.image_shape), **self.config.to_dict()}
     if not os.path.exists(path):
       io_utils.write_json_atomic(path, current)
@@ -455,7 +294,7 @@ class Defender:
     Raises:
       ValueError: the checkpoint does not match this defender or is corrupt.
     """
-    checkpoint_dir = os.path.join(os.fspath(output_dir), CHECKPOINT_DIR)
+    checkpoint_dir = _FILES(output_dir).checkpoint_dir
     latest = tf.train.latest_checkpoint(checkpoint_dir) if os.path.isdir(checkpoint_dir) else None
     if latest is None:
       return 0
@@ -515,32 +354,32 @@ class Defender:
       NonFiniteLossError: a metric became NaN or infinite.
     """
     x = _check_images(x, self.image_shape)
-    epochs = self.config.epochs if epochs is None else _check_epochs(epochs)
+    epochs = self.config.epochs if epochs is None else checks.check_int(epochs, 'epochs', 1)
     manager = None
     own_callbacks = []
     csv_logger = tensorboard = None
     if output_dir is not None:
       output_dir = os.fspath(output_dir)
-      checkpoint_dir = os.path.join(output_dir, CHECKPOINT_DIR)
+      checkpoint_dir = _FILES(output_dir).checkpoint_dir
       os.makedirs(checkpoint_dir, exist_ok=True)
       self._check_run_config(checkpoint_dir)
       self.restore_checkpoint(output_dir)
       manager = tf.train.CheckpointManager(
           self.checkpoint, checkpoint_dir, max_to_keep=CHECKPOINTS_TO_KEEP)
-      csv_logger = monitoring.StepCSVLogger(os.path.join(output_dir, LOSSES_CSV))
+      csv_logger = monitoring.StepCSVLogger(_FILES(output_dir).losses_csv)
       own_callbacks.append(csv_logger)
     self.gan.set_target_images(x)
     self._has_sim_target = True
     own_callbacks.append(monitoring.NonFiniteLossGuard())
     if output_dir is not None:
       own_callbacks.append(monitoring.ImageGridCallback(
-          os.path.join(output_dir, IMAGES_DIR),
+          _FILES(output_dir).images_dir,
           every_n_steps=self.config.image_grid_every_n_steps,
           num_images=self.config.image_grid_num_images,
           seed=self.config.seed,
       ))
       tensorboard = tf.keras.callbacks.TensorBoard(
-          os.path.join(output_dir, TENSORBOARD_DIR),
+          _FILES(output_dir).tensorboard_dir,
           update_freq='epoch', write_graph=False, profile_batch=0)
       own_callbacks.append(tensorboard)
     own_callbacks.append(_EpochEnd(self._epoch, manager, lambda: self.step))
@@ -612,12 +451,9 @@ class Defender:
     x = _check_images(x, self.image_shape)
     y = _check_labels(y, x.shape[0])
     c = self.config
-    if mix_ratio is None:
-      mix_ratio = c.mix_ratio
-    elif isinstance(mix_ratio, bool) or not isinstance(
-        mix_ratio, (int, float, np.integer, np.floating)) or not (
-            math.isfinite(mix_ratio) and mix_ratio >= 0):
-      raise ValueError(f'`mix_ratio` must be finite and >= 0, got {mix_ratio!r}.')
+    # The same check as the `mix_ratio` setting's (mixing checks the count).
+    mix_ratio = c.mix_ratio if mix_ratio is None else checks.check_non_negative_float(
+        mix_ratio, 'mix_ratio')
     result = projection.project(
         self.generator,
         x,

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
+from antigan_tf import layout as layout_lib
 from antigan_tf.experiments import plots as plots_lib
 from antigan_tf.experiments import sweep as sweep_lib
 from antigan_tf.metrics import report as report_lib
@@ -94,7 +95,7 @@ def sweep_rows(sweep_dir: str) -> list[dict[str, str]]:
   Raises:
     FileNotFoundError: the sweep has not written its CSV.
   """
-  path = os.path.join(sweep_dir, sweep_lib.SWEEP_CSV)
+  path = layout_lib.SweepLayout(sweep_dir).sweep_csv
   if not os.path.exists(path):
     raise FileNotFoundError(f'{path} does not exist: has the sweep run?')
   return read_csv_rows(path)[1]
@@ -109,7 +110,7 @@ def arm_rows(sweep_dir: str, arm: int) -> list[dict[str, str]]:
   Raises:
     IndexError: the sweep has fewer arms.
   """
-  with open(os.path.join(sweep_dir, sweep_lib.SWEEP_JSON)) as f:
+  with open(layout_lib.SweepLayout(sweep_dir).sweep_json) as f:
     recorded = json.load(f)
   arms = recorded['arms']
   if not 0 <= arm < len(arms):
@@ -202,7 +203,7 @@ def plot_rounds(run_dirs: Mapping[str, str], columns: Sequence[str] = ROUND_COLU
 
   series = collections.OrderedDict()
   for label, run_dir in run_dirs.items():
-    _, rows = read_csv_rows(os.path.join(run_dir, report_lib.METRICS_FILE))
+    _, rows = read_csv_rows(layout_lib.RunLayout(run_dir).metrics_csv)
     series[label] = rows
   shown = [c for c in columns
            if any(plots_lib.as_number(r.get(c)) is not None for rs in series.values() for r in rs)]

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
+from antigan_tf import layout as layout_lib
 from antigan_tf.utils.io import read_csv_rows
 
 ATTACKERS = ('gan_adversary', 'black_box')
@@ -165,11 +166,7 @@ def _short_label(row: Mapping[str, Any], group: str) -> str:
 
 def defender_loss_files(run_dir: str) -> list[str]:
   """The defenders' per-step losses.csv files of a run (one per protected class)."""
-  root = os.path.join(run_dir, 'victim', 'defender')
-  if not os.path.isdir(root):
-    return []
-  return sorted(os.path.join(root, d, 'losses.csv') for d in os.listdir(root)
-                if os.path.exists(os.path.join(root, d, 'losses.csv')))
+  return layout_lib.RunLayout(run_dir).defender_loss_csvs()
 
 
 def plot_defender_losses(run_dirs: Sequence[str], *, path: str,

@@ -37,7 +37,6 @@ settings without the defense. sweep.csv then also holds, per run:
 import collections
 import concurrent.futures
 import csv
-import functools
 import io
 import itertools
 import os
@@ -51,30 +50,25 @@ from typing import Any, NamedTuple, Optional
 
 import tqdm
 
+from antigan_tf import layout as layout_lib
 from antigan_tf.experiments import plots as plots_lib
+from antigan_tf.federated import config as experiment_config
 from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils import checks
+from antigan_tf.utils import settings
 from antigan_tf.utils.io import read_csv_rows
 from antigan_tf.utils.io import read_hparams_csv
 from antigan_tf.utils.io import write_json_atomic
 from antigan_tf.utils.io import write_text_atomic
 
-SWEEP_CSV = 'sweep.csv'
-SWEEP_JSON = 'sweep.json'
-RUNS_DIR = 'runs'
-PLOTS_DIR = 'plots'
-FRONTIER_PLOT = 'privacy_utility_frontier.png'
-DEFENDER_LOSS_PLOT = 'defender_losses.png'
 # run_tff flags a grid may not set: the sweep owns them.
 _RESERVED = frozenset({'output_dir', 'flagfile', 'overwrite', 'progress'})
-_FLAG_LINE = re.compile(r'^\s+--(?:\[no\])?([A-Za-z0-9_]+)[:=]?')
 _POLL_SECONDS = 2.0
-# `antigan_tf.federated.training.PHASE_MARKER` (not imported: that module needs TFF).
-_PHASE_LINE = re.compile(r'\[antigan_tf phase\] ([^\n]*)')
 # A run's RIAFI is its target-class test accuracy averaged over its last
 # rounds: with one-class clients the global model's per-class accuracy swings
 # from round to round, and one round would make the ratio a coin toss.
 RIAFI_ROUNDS = 5
+_ROUNDS_DEFAULT = experiment_config.FederationConfig().rounds
 
 
 class SweepResult(NamedTuple):
@@ -226,25 +220,20 @@ def run_name(params: Mapping[str, str]) -> str:
   return re.sub(r'[^A-Za-z0-9_.,=+-]', '_', text)
 
 
-@functools.lru_cache(maxsize=None)
-def run_tff_flag_names(run_tff: str) -> frozenset[str]:
-  """The flags `run_tff` defines, read from its --helpfull (once per process)."""
-  proc = subprocess.run([sys.executable, run_tff, '--helpfull'], capture_output=True,
-                        text=True, stdin=subprocess.DEVNULL, timeout=600)
-  names = {m.group(1) for line in proc.stdout.splitlines() if (m := _FLAG_LINE.match(line))}
-  if 'output_dir' not in names:
-    raise RuntimeError(f'Could not read the flags of {run_tff}:\n{proc.stderr[-2000:]}')
-  return frozenset(names)
+def run_tff_flag_names() -> frozenset[str]:
+  """The flags of `run_tff`: the settings of `ExperimentConfig`."""
+  return settings.flag_names(experiment_config.ExperimentConfig)
 
 
 def _rounds_done(run_dir: str) -> int:
-  _, rows = read_csv_rows(os.path.join(run_dir, report_lib.METRICS_FILE))
+  _, rows = read_csv_rows(layout_lib.RunLayout(run_dir).metrics_csv)
   return int(rows[-1]['round']) if rows else 0
 
 
 def _finished(run_dir: str) -> bool:
-  hparams_path = os.path.join(run_dir, report_lib.HPARAMS_FILE)
-  if not (os.path.exists(hparams_path) and os.path.exists(os.path.join(run_dir, 'report.md'))):
+  run = layout_lib.RunLayout(run_dir)
+  hparams_path = run.hparams_csv
+  if not (os.path.exists(hparams_path) and os.path.exists(run.report_md)):
     return False
   rounds = read_hparams_csv(hparams_path).get('rounds')
   return rounds is not None and _rounds_done(run_dir) == int(rounds)
@@ -254,22 +243,21 @@ def collect_row(run_dir: str, params: Mapping[str, str]) -> 'collections.Ordered
   """A sweep.csv row: the run's name, its flags (grid values, then `defense`
   and `attacks` from hparams.csv), the last round's metrics, `riafi` (see the
   module docstring), utility.json, then leakage as `<attacker>.<metric>`."""
+  run = layout_lib.RunLayout(run_dir)
   row = collections.OrderedDict(run=os.path.basename(run_dir))
   row.update(params)
-  hparams_path = os.path.join(run_dir, report_lib.HPARAMS_FILE)
-  if os.path.exists(hparams_path):
-    hparams = read_hparams_csv(hparams_path)
+  if os.path.exists(run.hparams_csv):
+    hparams = read_hparams_csv(run.hparams_csv)
     for name in ('defense', 'attacks'):
       row.setdefault(name, hparams.get(name, ''))
-  _, rows = read_csv_rows(os.path.join(run_dir, report_lib.METRICS_FILE))
+  _, rows = read_csv_rows(run.metrics_csv)
   if rows:
     row.update((k, v) for k, v in rows[-1].items() if k not in row)
     last = [plots_lib.as_number(r.get('target_accuracy')) for r in rows[-RIAFI_ROUNDS:]]
     last = [v for v in last if v is not None]
     row['riafi'] = sum(last) / len(last) if last else None
-  row.update(report_lib.read_json(os.path.join(run_dir, report_lib.UTILITY_FILE)))
-  for attacker, values in report_lib.read_json(
-      os.path.join(run_dir, report_lib.LEAKAGE_FILE)).items():
+  row.update(report_lib.read_json(run.utility_json))
+  for attacker, values in report_lib.read_json(run.leakage_json).items():
     for metric, value in values.items():
       row[f'{attacker}.{metric}'] = value
   return row
@@ -389,7 +377,7 @@ def last_phase(log_path: str, tail_bytes: int = 65536) -> str:
       text = f.read().decode('utf-8', errors='replace')
   except OSError:
     return ''
-  found = _PHASE_LINE.findall(text)
+  found = layout_lib.PHASE_LINE.findall(text)
   return found[-1].strip() if found else ''
 
 
@@ -446,6 +434,44 @@ def run_sweep(
   """
   start = time.monotonic()
   parallel = checks.check_int(parallel, 'parallel', 1)
+  grid, arms = _checked_grid(base_flagfile, grid, arms, reference, values_per_parameter)
+  configs, reference_of = _planned_configurations(grid, arms, reference)
+  if dry_run:
+    return SweepResult(
+        rows=[collections.OrderedDict(run=run_name(p), **p) for p in configs], csv_path='',
+        report_path='', failed=[], skipped=[], seconds=time.monotonic() - start)
+  sweep = layout_lib.SweepLayout(os.path.abspath(output_dir))
+  os.makedirs(sweep.runs_dir, exist_ok=True)
+  base_flagfile = os.path.abspath(base_flagfile)
+  run_tff = run_tff or default_run_tff()
+  write_json_atomic(sweep.sweep_json, {
+      'base_flagfile': base_flagfile,
+      'grid': {k: list(map(str, v)) for k, v in grid.items()},
+      'arms': [{k: list(map(str, v)) for k, v in a.items()} for a in arms],
+      'reference': dict(reference or {}),
+      'extra_flags': list(extra_flags), 'run_tff': run_tff,
+      'values_per_parameter': values_per_parameter,
+      'command': sys.argv}, sort_keys=False)
+  outcomes = _launch_runs(sweep, configs, run_tff=run_tff, base_flagfile=base_flagfile,
+                          extra_flags=extra_flags, parallel=parallel, progress=progress)
+  rows = [collect_row(sweep.run_dir(run_name(p)), p) for p in configs
+          if outcomes[run_name(p)] != 'failed']
+  if reference:
+    rows = add_reference_columns(rows, reference_of)
+  _write_csv(sweep.sweep_csv, rows)
+  plot_paths, notes = _plot(sweep, rows, plots=plots, plot_by=plot_by, frontier=frontier)
+  failed = sorted(n for n, o in outcomes.items() if o == 'failed')
+  report_path = write_sweep_report(
+      sweep.root, rows, [p for p in plot_paths if p], configs=configs, failed=failed,
+      title=title, notes=notes)
+  return SweepResult(
+      rows=rows, csv_path=sweep.sweep_csv, report_path=report_path, failed=failed,
+      skipped=sorted(n for n, o in outcomes.items() if o == 'skipped'),
+      seconds=time.monotonic() - start)
+
+
+def _checked_grid(base_flagfile, grid, arms, reference, values_per_parameter):
+  """(grid, arms) checked against run_tff's flags, cut to `values_per_parameter`."""
   if not os.path.isfile(base_flagfile):
     raise ValueError(f'`base_flagfile` {base_flagfile!r} does not exist (relative paths are '
                      f'relative to the current directory {os.getcwd()!r}).')
@@ -457,16 +483,18 @@ def run_sweep(
     n = checks.check_int(values_per_parameter, 'values_per_parameter', 1)
     grid = collections.OrderedDict((k, list(v)[:n]) for k, v in grid.items())
     arms = [collections.OrderedDict((k, list(v)[:n]) for k, v in a.items()) for a in arms]
-  run_tff = run_tff or default_run_tff()
-  known = run_tff_flag_names(run_tff)
   used = set(grid).union(*(set(a) for a in arms), reference or {})
-  unknown = sorted(used - known)
+  unknown = sorted(used - run_tff_flag_names())
   if unknown:
     raise ValueError(f'Unknown grid parameter(s) {unknown}: not flags of run_tff.')
   reserved = sorted(used & _RESERVED)
   if reserved:
     raise ValueError(f'Grid parameter(s) {reserved} are set by the sweep itself.')
+  return grid, list(arms)
 
+
+def _planned_configurations(grid, arms, reference):
+  """(every run's flags, run name -> its reference run's name); references once."""
   configs = expand_configurations(grid, arms)
   reference_of = {}
   if reference:
@@ -477,26 +505,13 @@ def run_sweep(
       if run_name(ref) not in names:
         names.add(run_name(ref))
         configs.append(ref)
+  return configs, reference_of
 
-  if dry_run:
-    return SweepResult(
-        rows=[collections.OrderedDict(run=run_name(p), **p) for p in configs], csv_path='',
-        report_path='', failed=[], skipped=[], seconds=time.monotonic() - start)
-  output_dir = os.path.abspath(output_dir)
-  runs_dir = os.path.join(output_dir, RUNS_DIR)
-  os.makedirs(runs_dir, exist_ok=True)
-  base_flagfile = os.path.abspath(base_flagfile)
-  write_json_atomic(os.path.join(output_dir, SWEEP_JSON), {
-      'base_flagfile': base_flagfile,
-      'grid': {k: list(map(str, v)) for k, v in grid.items()},
-      'arms': [{k: list(map(str, v)) for k, v in a.items()} for a in arms],
-      'reference': dict(reference or {}),
-      'extra_flags': list(extra_flags), 'run_tff': run_tff,
-      'values_per_parameter': values_per_parameter,
-      'command': sys.argv}, sort_keys=False)
 
-  run_dirs = collections.OrderedDict((run_name(p), os.path.join(runs_dir, run_name(p)))
-                                     for p in configs)
+def _launch_runs(sweep: layout_lib.SweepLayout, configs, *, run_tff, base_flagfile,
+                 extra_flags, parallel, progress) -> dict[str, str]:
+  """Runs each configuration in its own run_tff process: name -> ok/failed/skipped."""
+  run_dirs = collections.OrderedDict((run_name(p), sweep.run_dir(run_name(p))) for p in configs)
   total_rounds = sum(_planned_rounds(base_flagfile, p, extra_flags) for p in configs)
   # Parallel runs share one GPU: each takes memory as it needs it, not all of it.
   run_env = {'TF_FORCE_GPU_ALLOW_GROWTH': 'true', **os.environ}
@@ -511,35 +526,28 @@ def run_sweep(
       command = [sys.executable, run_tff, f'--flagfile={base_flagfile}',
                  f'--output_dir={run_dir}', *[f'--{k}={v}' for k, v in params.items()],
                  *extra_flags, '--progress=false']
-      log_path = os.path.join(runs_dir, f'{name}.log')
+      log_path = sweep.run_log(name)
       began = time.monotonic()
       with open(log_path, 'w') as log:
         monitor.started(name, log_path)
         code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, env=run_env)
-      outcome = 'ok' if code == 0 else 'failed'
       monitor.finished(name, f'{"finished" if code == 0 else "FAILED"} {name} in '
                              f'{time.monotonic() - began:.0f} s' +
                        ('' if code == 0 else f' (see {log_path})'))
-      return name, outcome
+      return name, 'ok' if code == 0 else 'failed'
 
-    outcomes = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
-      for name, outcome in pool.map(launch, configs):
-        outcomes[name] = outcome
+      return dict(pool.map(launch, configs))
 
-  rows = [collect_row(run_dirs[run_name(p)], p) for p in configs
-          if outcomes[run_name(p)] != 'failed']
-  if reference:
-    rows = add_reference_columns(rows, reference_of)
-  csv_path = os.path.join(output_dir, SWEEP_CSV)
-  _write_csv(csv_path, rows)
-  plots_dir = os.path.join(output_dir, PLOTS_DIR)
+
+def _plot(sweep: layout_lib.SweepLayout, rows, *, plots, plot_by, frontier):
+  """(plot paths, notes on plots skipped) for the sweep's report."""
   plot_paths, notes = [], []
   for x, y in plots if rows else ():
     try:
       plot_paths.append(plots_lib.plot_sweep(
-          rows, x=x, y=y, by=plot_by, path=os.path.join(plots_dir, f'{y}_vs_{x}.png')))
+          rows, x=x, y=y, by=plot_by, path=sweep.plot(f'{y}_vs_{x}.png')))
     except ValueError as e:  # A typo in a plot must not cost the finished runs.
       notes.append(f'Plot {y} against {x} skipped: {e}')
       print(f'run_sweep: {notes[-1]}', file=sys.stderr)
@@ -548,23 +556,16 @@ def run_sweep(
     utility = next((c for c in ('riafi_ratio', 'central_riafi_ratio', 'riafi')
                     if any(plots_lib.as_number(r.get(c)) is not None for r in rows)), 'riafi')
     plot_paths.append(plots_lib.plot_frontier(
-        rows, path=os.path.join(plots_dir, FRONTIER_PLOT), utility=utility))
+        rows, path=sweep.plot(sweep.FRONTIER_PLOT), utility=utility))
   plot_paths.append(plots_lib.plot_defender_losses(
-      [run_dirs[r['run']] for r in rows], path=os.path.join(plots_dir, DEFENDER_LOSS_PLOT)))
-  failed = sorted(n for n, o in outcomes.items() if o == 'failed')
-  report_path = write_sweep_report(
-      output_dir, rows, [p for p in plot_paths if p], configs=configs, failed=failed,
-      title=title, notes=notes)
-  return SweepResult(
-      rows=rows, csv_path=csv_path, report_path=report_path, failed=failed,
-      skipped=sorted(n for n, o in outcomes.items() if o == 'skipped'),
-      seconds=time.monotonic() - start)
+      [sweep.run_dir(r['run']) for r in rows], path=sweep.plot(sweep.DEFENDER_LOSS_PLOT)))
+  return plot_paths, notes
 
 
 def _planned_rounds(base_flagfile: str, params: Mapping[str, str],
                     extra_flags: Sequence[str]) -> int:
   """The `rounds` a run will have: the last --rounds among its flags."""
-  rounds = 5  # run_tff's default.
+  rounds = _ROUNDS_DEFAULT
   with open(base_flagfile) as f:
     lines = [line.strip() for line in f]
   for line in [*lines, *extra_flags, *(f'--{k}={v}' for k, v in params.items())]:
@@ -585,10 +586,10 @@ REPORT_COLUMNS = (
     'victim_shared.nn_ssim_mean')
 # A run's image grids shown side by side: (caption, path or directory).
 RUN_IMAGES = (
-    ('victim\'s real images (target class)', os.path.join('victim', 'real_target_class.png')),
-    ('victim shares (target class)', os.path.join('victim', 'shared_target_class.png')),
-    ('GAN adversary, last round', os.path.join('attack', 'gan')),
-    ('black-box attacker', os.path.join('attack', 'black_box', 'reconstructions.png')),
+    ('victim\'s real images (target class)', layout_lib.RunLayout.REAL_TARGET_GRID_REL),
+    ('victim shares (target class)', layout_lib.RunLayout.SHARED_TARGET_GRID_REL),
+    ('GAN adversary, last round', layout_lib.RunLayout.GAN_ATTACK_REL),
+    ('black-box attacker', layout_lib.RunLayout.BLACK_BOX_GRID_REL),
 )
 
 
@@ -598,12 +599,11 @@ def report_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def run_image(run_dir: str, relative: str) -> Optional[str]:
-  """`relative` (the newest round_*.png if it is a directory) if the run has it."""
-  path = os.path.join(run_dir, relative)
-  if os.path.isdir(path):
-    pngs = sorted(n for n in os.listdir(path) if n.startswith('round_') and n.endswith('.png'))
-    return os.path.join(relative, pngs[-1]) if pngs else None
-  return relative if os.path.exists(path) else None
+  """`relative` (the GAN adversary's newest round grid for its directory) if the run has it."""
+  run = layout_lib.RunLayout(run_dir)
+  if relative == run.GAN_ATTACK_REL:
+    return run.last_gan_grid_rel()
+  return relative if os.path.exists(os.path.join(run_dir, relative)) else None
 
 
 def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
@@ -614,8 +614,10 @@ def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
   image grids side by side; returns its path."""
   flag_columns = list(collections.OrderedDict.fromkeys(k for c in configs for k in c))
   shown = ['run'] + [c for c in flag_columns if c != 'defense'] + report_columns(rows)
+  sweep = layout_lib.SweepLayout(output_dir)
+  csv_name = sweep.SWEEP_CSV
   parts = [f'# {title or "Sweep " + os.path.basename(output_dir)}', '',
-           f'{len(configs)} runs; every column is in [{SWEEP_CSV}]({SWEEP_CSV}).', '']
+           f'{len(configs)} runs; every column is in [{csv_name}]({csv_name}).', '']
   if any('riafi_ratio' in r for r in rows):
     parts += [f'`riafi`: target-class test accuracy of the global model, mean of the last '
               f'{RIAFI_ROUNDS} rounds; `riafi_ratio`: that over the reference run\'s (same seed '
@@ -623,27 +625,25 @@ def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
               '`*.nn_ssim_ratio`: the attacker\'s mean nearest-neighbour SSIM to the victim\'s '
               'images over the reference\'s.', '']
   parts += [report_lib.markdown_table(
-      shown, [[f'[{r["run"]}]({RUNS_DIR}/{r["run"]}/report.md)',
+      shown, [[f'[{r["run"]}]({sweep.run_rel(r["run"], layout_lib.REPORT_FILE)})',
                *[r.get(c, '') for c in shown[1:]]] for r in rows]), '']
   for note in notes:
     parts += [note, '']
   if failed:
     parts += ['Failed runs (see their logs): ' + ', '.join(
-        f'[{n}]({RUNS_DIR}/{n}.log)' for n in failed), '']
+        f'[{n}]({os.path.relpath(sweep.run_log(n), output_dir)})' for n in failed), '']
   for path in plot_paths:
     rel = os.path.relpath(path, output_dir)
     parts += [f'![{os.path.basename(rel)}]({rel})', '']
   image_rows = []
   for row in rows:
-    run_dir = os.path.join(output_dir, RUNS_DIR, row['run'])
-    cells = [run_image(run_dir, rel) for _, rel in RUN_IMAGES]
+    cells = [run_image(sweep.run_dir(row['run']), rel) for _, rel in RUN_IMAGES]
     if any(cells):
       image_rows.append([row['run'], *[
-          f'![]({RUNS_DIR}/{row["run"]}/{c})' if c else '' for c in cells]])
+          f'![]({sweep.run_rel(row["run"], c)})' if c else '' for c in cells]])
   if image_rows:
     columns = [i for i in range(len(RUN_IMAGES)) if any(r[i + 1] for r in image_rows)]
     parts += ['## Images', '', report_lib.markdown_table(
         ['run', *[RUN_IMAGES[i][0] for i in columns]],
         [[r[0], *[r[i + 1] for i in columns]] for r in image_rows]), '']
-  path = os.path.join(output_dir, report_lib.REPORT_FILE)
-  return write_text_atomic(path, '\n'.join(parts).rstrip() + '\n')
+  return write_text_atomic(sweep.report_md, '\n'.join(parts).rstrip() + '\n')

@@ -1,20 +1,28 @@
 """TFF wiring: the managed runtime, client data, the FedAvg / DP-FedAvg
 processes, the victim's preprocessing hook and the federated experiment.
 
-The only subpackage that imports TensorFlow Federated.
+The only subpackage that imports TensorFlow Federated. Its exports load
+lazily, so `antigan_tf.federated.config` (plain Python) imports without TFF.
 """
 
-from antigan_tf.federated.client_data import build_client_data
-from antigan_tf.federated.client_data import build_preprocess_fn
-from antigan_tf.federated.client_data import compose_with_dataset_computation
-from antigan_tf.federated.processes import build_learning_process
-from antigan_tf.federated.processes import build_model_fn
-from antigan_tf.federated.runtime import ManagedRuntime
-from antigan_tf.federated.runtime import NotMergeableError
-from antigan_tf.federated.runtime import WorkerLostError
-from antigan_tf.federated.runtime import managed_runtime
-from antigan_tf.federated.training import CheckpointError
-from antigan_tf.federated.training import FederatedResult
-from antigan_tf.federated.training import run_federated
-from antigan_tf.federated.victim import anti_gan_transform
-from antigan_tf.federated.victim import dataset_transform_hook
+from antigan_tf.utils import lazy_exports
+
+_EXPORTS = {
+    'build_client_data': 'antigan_tf.federated.client_data',
+    'build_preprocess_fn': 'antigan_tf.federated.client_data',
+    'compose_with_dataset_computation': 'antigan_tf.federated.client_data',
+    'build_learning_process': 'antigan_tf.federated.processes',
+    'build_model_fn': 'antigan_tf.federated.processes',
+    'ManagedRuntime': 'antigan_tf.federated.runtime',
+    'NotMergeableError': 'antigan_tf.federated.runtime',
+    'WorkerLostError': 'antigan_tf.federated.runtime',
+    'managed_runtime': 'antigan_tf.federated.runtime',
+    'CheckpointError': 'antigan_tf.federated.training',
+    'FederatedResult': 'antigan_tf.federated.training',
+    'run_federated': 'antigan_tf.federated.training',
+    'ExperimentConfig': 'antigan_tf.federated.config',
+    'anti_gan_transform': 'antigan_tf.federated.victim',
+    'dataset_transform_hook': 'antigan_tf.federated.victim',
+}
+__getattr__, __dir__ = lazy_exports.module_attributes(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -12,16 +12,18 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
+from antigan_tf import layout as layout_lib
+from antigan_tf.layout import HPARAMS_FILE
+from antigan_tf.layout import LEAKAGE_FILE
+from antigan_tf.layout import METRICS_FILE
+from antigan_tf.layout import REPORT_FILE
+from antigan_tf.layout import UTILITY_FILE
 from antigan_tf.utils.io import read_csv_rows
 from antigan_tf.utils.io import read_hparams_csv
 from antigan_tf.utils.io import write_text_atomic
 
-REPORT_FILE = 'report.md'
-# What every run_tff run writes (antigan_tf.federated.training).
-HPARAMS_FILE = 'hparams.csv'
-METRICS_FILE = 'metrics.csv'
-LEAKAGE_FILE = 'leakage.json'
-UTILITY_FILE = 'utility.json'
+__all__ = ['HPARAMS_FILE', 'LEAKAGE_FILE', 'METRICS_FILE', 'REPORT_FILE', 'UTILITY_FILE',
+           'markdown_table', 'read_json', 'write_run_report']
 # The columns of metrics.csv shown in the summary, in this order.
 _SUMMARY_COLUMNS = ('test_accuracy', 'target_accuracy', 'test_loss', 'train_loss',
                     'attack_target_confidence')
@@ -68,13 +70,6 @@ def read_json(path: str) -> Mapping[str, Any]:
     return json.load(f)
 
 
-def _images(output_dir: str, subdir: str) -> list[str]:
-  directory = os.path.join(output_dir, subdir)
-  if not os.path.isdir(directory):
-    return []
-  return sorted(os.path.join(subdir, n) for n in os.listdir(directory) if n.endswith('.png'))
-
-
 def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
   """Writes `<output_dir>/report.md` from the run's files and returns its path.
 
@@ -85,19 +80,19 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
   Raises:
     FileNotFoundError: `output_dir` has no hparams.csv (not a run directory).
   """
-  hparams_path = os.path.join(output_dir, HPARAMS_FILE)
-  if not os.path.exists(hparams_path):
-    raise FileNotFoundError(f'{output_dir!r} is not a run directory (no hparams.csv).')
-  hparams = read_hparams_csv(hparams_path)
-  _, rows = read_csv_rows(os.path.join(output_dir, METRICS_FILE))
-  leakage = read_json(os.path.join(output_dir, LEAKAGE_FILE))
-  utility = read_json(os.path.join(output_dir, UTILITY_FILE))
+  run = layout_lib.RunLayout(output_dir)
+  if not os.path.exists(run.hparams_csv):
+    raise FileNotFoundError(f'{output_dir!r} is not a run directory (no {HPARAMS_FILE}).')
+  hparams = read_hparams_csv(run.hparams_csv)
+  _, rows = read_csv_rows(run.metrics_csv)
+  leakage = read_json(run.leakage_json)
+  utility = read_json(run.utility_json)
 
   parts = [f'# {title or os.path.basename(os.path.abspath(output_dir))}', '']
   parts += ['## Settings', '',
             markdown_table(['flag', 'value'],
                            [(k, hparams[k]) for k in _KEY_SETTINGS if k in hparams]),
-            '', 'Every flag is in [hparams.csv](hparams.csv).', '']
+            '', f'Every flag is in [{HPARAMS_FILE}]({HPARAMS_FILE}).', '']
   if rows:
     last = rows[-1]
     parts += [f'## Utility after round {last["round"]}', '',
@@ -110,7 +105,7 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
                 markdown_table([c.rsplit('_', 1)[1] for c in class_columns],
                                [[last[c] for c in class_columns]]), '']
     shown = ['round'] + [k for k in _SUMMARY_COLUMNS if k in last]
-    parts += ['Per round ([metrics.csv](metrics.csv)):', '',
+    parts += [f'Per round ([{METRICS_FILE}]({METRICS_FILE})):', '',
               markdown_table(shown, [[r.get(k, '') for k in shown] for r in rows]), '']
   if utility:
     parts += ['Trained centrally on the same data (the paper\'s RIAFI protocol, '
@@ -122,10 +117,9 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
       if isinstance(values, Mapping):
         parts += [f'**{attacker}**', '',
                   markdown_table(['metric', 'value'], list(values.items())), '']
-  grids = [('What the victim shares (target class)', _images(output_dir, 'victim')),
-           ('GAN adversary reconstructions', _images(output_dir, os.path.join('attack', 'gan'))),
-           ('Black-box attacker reconstructions',
-            _images(output_dir, os.path.join('attack', 'black_box')))]
+  grids = [('What the victim shares (target class)', run.pngs_rel(run.VICTIM_REL)),
+           ('GAN adversary reconstructions', run.pngs_rel(run.GAN_ATTACK_REL)),
+           ('Black-box attacker reconstructions', run.pngs_rel(run.BLACK_BOX_REL))]
   if any(paths for _, paths in grids):
     parts += ['## Images', '']
     for caption, paths in grids:
@@ -136,5 +130,4 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
       parts += [f'{caption}:', '']
       parts += [f'![{os.path.basename(p)}]({p})' for p in paths]
       parts += ['']
-  path = os.path.join(output_dir, REPORT_FILE)
-  return write_text_atomic(path, '\n'.join(parts).rstrip() + '\n')
+  return write_text_atomic(run.report_md, '\n'.join(parts).rstrip() + '\n')

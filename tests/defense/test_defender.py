@@ -4,7 +4,6 @@ export, input validation; and a short run on real Fashion-MNIST."""
 import csv
 import dataclasses
 import glob
-import inspect
 import json
 import math
 import os
@@ -17,7 +16,8 @@ from antigan_tf.data import load_dataset
 from antigan_tf.defense import monitoring
 from antigan_tf.defense import run as run_lib
 from antigan_tf.defense.defender import Defender
-from antigan_tf.defense.defender import DefenderConfig
+from antigan_tf.defense.config import DefenderConfig
+from antigan_tf.defense.config import DefenderRunConfig
 
 _SHAPE = (8, 8, 1)
 # Tiny networks; 32 images in batches of 16 = 2 generator steps per epoch.
@@ -340,23 +340,28 @@ def test_config_defaults_normalisation_and_unknown_fields():
     Defender('abc', **_TINY)
 
 
-def test_run_defender_takes_every_config_field_with_the_same_default():
-  parameters = inspect.signature(run_lib.run_defender).parameters
+def test_run_defender_config_holds_every_defender_setting_with_its_default():
+  flat = DefenderRunConfig().to_flat()
   defaults = DefenderConfig()
   for field in dataclasses.fields(DefenderConfig):
-    assert field.name in parameters, field.name
-    assert parameters[field.name].default == getattr(defaults, field.name), field.name
+    assert flat[field.name] == getattr(defaults, field.name), field.name
+
+
+def _run_config(**flat):
+  return DefenderRunConfig.from_flat(flat)
 
 
 def test_run_defender_rejects_bad_arguments_before_training(tmp_path):
-  with pytest.raises(ValueError, match='DefenderConfig.lambda1'):
-    run_lib.run_defender(output_dir=str(tmp_path), lambda1=-1.0)
-  with pytest.raises(ValueError, match='max_images'):
-    run_lib.run_defender(output_dir=str(tmp_path), max_images=0)
+  with pytest.raises(ValueError, match='--lambda1 must be'):
+    _run_config(output_dir=str(tmp_path), lambda1=-1.0)
+  with pytest.raises(ValueError, match='--max_images'):
+    _run_config(output_dir=str(tmp_path), max_images=0)
   with pytest.raises(ValueError, match='target_class'):
-    run_lib.run_defender(output_dir=str(tmp_path), target_class=10)
+    run_lib.run_defender(_run_config(output_dir=str(tmp_path), target_class=10))
   with pytest.raises(ValueError, match='export_count'):
-    run_lib.run_defender(output_dir=str(tmp_path), max_images=4, export_count=5)
+    _run_config(output_dir=str(tmp_path), max_images=4, export_count=5)
+  with pytest.raises(ValueError, match='--mix_ratio'):
+    run_lib.run_defender(_run_config(output_dir=str(tmp_path), max_images=4, mix_ratio=1.5))
   assert not os.path.exists(tmp_path / 'hparams.csv')
 
 

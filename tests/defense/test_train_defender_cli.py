@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from antigan_tf.defense.defender import DefenderConfig
+from antigan_tf.defense.config import DefenderConfig
 
 
 def _run_cli(repo_root, *args):
@@ -81,7 +81,9 @@ def test_cli_smoke_run_writes_every_output(repo_root, tmp_path):
         (['--variance_mode=up'], 'variance_mode'),
         (['--flagfile=/nonexistent/x.flags'], 'x.flags'),
         (['extra_positional'], 'positional'),
-        (['--lambda1=-1'], 'DefenderConfig.lambda1'),
+        (['--lambda1=-1'], '--lambda1 must be finite and >= 0'),
+        (['--max_images=4', '--mix_ratio=2'], '--mix_ratio (2) asks for more real images'),
+        (['--max_images=4', '--export_count=5'], '--export_count (5) exceeds --max_images'),
         (['--max_images=4', '--target_class=12'], 'target_class'),
         (['--max_images=4', '--dataset=local', '--data_dir=/nonexistent'], '/nonexistent'),
     ],
@@ -93,7 +95,7 @@ def test_cli_bad_input_exits_2_with_one_line(repo_root, tmp_path, args, message)
   assert last_line.startswith('train_defender: error:') and message in last_line, (
       proc.stderr[-2000:])
   assert 'Traceback' not in proc.stderr
-  assert not os.path.exists(tmp_path / 'losses.csv')
+  assert not os.listdir(tmp_path)  # Rejected before any output.
 
 
 def test_cli_requires_output_dir(repo_root):

@@ -282,13 +282,13 @@ def test_collect_row_averages_riafi_over_the_last_rounds(tmp_path):
 
 
 def test_last_phase_reads_the_runs_phase_lines(tmp_path):
-  from antigan_tf.federated import training  # pylint: disable=g-import-not-at-top
+  from antigan_tf import layout as layout_lib  # pylint: disable=g-import-not-at-top
   log = tmp_path / 'run.log'
   assert sweep.last_phase(str(log)) == ''  # No log yet.
   log.write_text('I1126 noise\n'
-                 f'I1126 training.py:91] {training.PHASE_MARKER} black-box attacker: 300 steps\n'
+                 f'I1126 training.py:91] {layout_lib.PHASE_MARKER} black-box attacker: 300 steps\n'
                  'W1126 more noise\n'
-                 f'I1126 training.py:91] {training.PHASE_MARKER} FedAvg round 3/15\n'
+                 f'I1126 training.py:91] {layout_lib.PHASE_MARKER} FedAvg round 3/15\n'
                  'sweep 10%|#  |\r')
   assert sweep.last_phase(str(log)) == 'FedAvg round 3/15'
 

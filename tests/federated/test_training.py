@@ -21,7 +21,10 @@ from antigan_tf.data import client_store as client_store_lib
 from antigan_tf.federated import client_data as client_data_lib
 from antigan_tf.federated import processes
 from antigan_tf.federated import runtime as runtime_lib
+from antigan_tf.federated import checkpoints
 from antigan_tf.federated import training
+from antigan_tf.federated.config import ExperimentConfig
+from antigan_tf.layout import RunLayout
 
 _TINY = dict(
     oracle_max_train_examples=300,
@@ -51,6 +54,13 @@ _TINY_DEFENDER = dict(
 _TIMING = ('round_seconds', 'attack_seconds')
 
 
+def _run(output_dir, *, victim_transform=None, defender_config=None, **flat):
+  """run_federated on flag-named settings; `defender_config` fields as --defender_*."""
+  flat.update({f'defender_{k}': v for k, v in (defender_config or {}).items()})
+  config = ExperimentConfig.from_flat({'output_dir': output_dir, **flat})
+  return training.run_federated(config, victim_transform=victim_transform)
+
+
 def _read_csv(path):
   with open(path, newline='') as f:
     return list(csv.DictReader(f))
@@ -66,7 +76,7 @@ def _without_timing(rows):
 
 def test_honest_run_is_tff_fed_avg_on_the_same_data_and_seed(tmp_path):
   before = set(helpers.worker_pids())
-  result = training.run_federated(output_dir=str(tmp_path), **_TINY)
+  result = _run(str(tmp_path), **_TINY)
 
   # The same rounds with stock `build_weighted_fed_avg`, fed Python datasets.
   # The worker builds its datasets in a graph without a graph-level seed; an
@@ -110,10 +120,10 @@ def attacked_runs(tmp_path_factory):
       attacks=('gan', 'black_box'), **_TINY_ATTACK)
   straight_dir = tmp_path_factory.mktemp('straight')
   resumed_dir = tmp_path_factory.mktemp('resumed')
-  straight = training.run_federated(output_dir=str(straight_dir), **{**kwargs, 'rounds': 3})
-  first = training.run_federated(output_dir=str(resumed_dir), **{**kwargs, 'rounds': 2})
+  straight = _run(str(straight_dir), **{**kwargs, 'rounds': 3})
+  first = _run(str(resumed_dir), **{**kwargs, 'rounds': 2})
   shared_mtime = os.path.getmtime(resumed_dir / 'victim' / 'shared.npz')
-  resumed = training.run_federated(output_dir=str(resumed_dir), **{**kwargs, 'rounds': 3})
+  resumed = _run(str(resumed_dir), **{**kwargs, 'rounds': 3})
   return dict(straight=straight, straight_dir=straight_dir, first=first, resumed=resumed,
               resumed_dir=resumed_dir, shared_mtime=shared_mtime, kwargs=kwargs)
 
@@ -133,7 +143,7 @@ def test_attacked_run_writes_metrics_grids_and_the_defended_victim(attacked_runs
   assert (out / 'attack' / 'gan' / 'round_00003.png').exists()  # The last round.
   assert (out / 'attack' / 'black_box' / 'reconstructions.png').exists()
   assert (out / 'victim' / 'shared_target_class.png').exists()
-  assert (out / 'victim' / training.REAL_TARGET_GRID).exists()
+  assert os.path.exists(RunLayout(str(out)).real_target_grid)
   # The federation saw the victim's X', never X: no real image is in the store.
   store = client_store_lib.ClientStore(str(out / 'client_store'))
   shared_x, shared_y = store.client_arrays('victim')
@@ -188,8 +198,7 @@ def test_resumed_run_ends_exactly_like_the_uninterrupted_one(attacked_runs):
 
 
 def test_rerunning_a_finished_run_trains_nothing(attacked_runs):
-  again = training.run_federated(
-      output_dir=str(attacked_runs['resumed_dir']), **{**attacked_runs['kwargs'], 'rounds': 3})
+  again = _run(str(attacked_runs['resumed_dir']), **{**attacked_runs['kwargs'], 'rounds': 3})
   assert again.resumed_from_round == 3 and again.history == []
   assert int(again.final_metrics['round']) == 3
 
@@ -198,31 +207,29 @@ def test_other_configuration_in_the_run_dir_is_refused(attacked_runs):
   out = attacked_runs['resumed_dir']
   kwargs = {**attacked_runs['kwargs'], 'rounds': 3}
   with pytest.raises(ValueError, match=r'different configuration: .*attack_num_images \(8 -> 9\)'):
-    training.run_federated(output_dir=str(out), **{**kwargs, 'attack_num_images': 9})
+    _run(str(out), **{**kwargs, 'attack_num_images': 9})
   with pytest.raises(ValueError, match='defender_lambda1'):
-    training.run_federated(
-        output_dir=str(out), **{**kwargs, 'defender_config': {**_TINY_DEFENDER, 'lambda1': 1.0}})
+    _run(str(out), **{**kwargs, 'defender_config': {**_TINY_DEFENDER, 'lambda1': 1.0}})
   assert len(_read_csv(out / 'metrics.csv')) == 3  # Nothing touched.
 
 
 def test_corrupt_checkpoint_is_reported_and_kept(tmp_path):
   kwargs = dict(_TINY, rounds=1)
-  training.run_federated(output_dir=str(tmp_path), **kwargs)
+  _run(str(tmp_path), **kwargs)
   state_dir = tmp_path / 'program_state'
   files = [p for p in state_dir.rglob('*') if p.is_file()]
   assert files
   for path in files:
     path.write_bytes(b'not a checkpoint')
   with pytest.raises(training.CheckpointError, match='cannot be loaded'):
-    training.run_federated(output_dir=str(tmp_path), **{**kwargs, 'rounds': 2})
+    _run(str(tmp_path), **{**kwargs, 'rounds': 2})
   assert all(p.read_bytes() == b'not a checkpoint' for p in files)
-  result = training.run_federated(output_dir=str(tmp_path), **{**kwargs, 'overwrite': True})
+  result = _run(str(tmp_path), **{**kwargs, 'overwrite': True})
   assert result.resumed_from_round == 0 and int(result.final_metrics['round']) == 1
 
 
 def test_dp_fed_avg_run(tmp_path):
-  result = training.run_federated(
-      output_dir=str(tmp_path), **{**_TINY, 'rounds': 1}, defense='dp',
+  result = _run(str(tmp_path), **{**_TINY, 'rounds': 1}, defense='dp',
       dp_noise_multiplier=0.1, dp_clip_norm=1.0)
   rows = _read_csv(tmp_path / 'metrics.csv')
   assert len(rows) == 1 and math.isfinite(float(rows[0]['test_loss']))
@@ -240,13 +247,12 @@ def test_two_workers_local_or_by_address_train_what_one_does(tmp_path, repo_root
   before = set(helpers.worker_pids())
   kwargs = {**_TINY, 'clients_per_round': 4, 'leakage_metrics': False,
             'central_riafi_epochs': 0}
-  one = training.run_federated(output_dir=str(tmp_path / 'one'), **kwargs, tff_workers=1)
-  two = training.run_federated(output_dir=str(tmp_path / 'two'), **kwargs, tff_workers=2)
+  one = _run(str(tmp_path / 'one'), **kwargs, tff_workers=1)
+  two = _run(str(tmp_path / 'two'), **kwargs, tff_workers=2)
   ports = [portpicker.pick_unused_port() for _ in range(2)]
   served = [helpers.start_tff_worker(repo_root, port) for port in ports]
   try:
-    remote = training.run_federated(
-        output_dir=str(tmp_path / 'remote'), **kwargs,
+    remote = _run(str(tmp_path / 'remote'), **kwargs,
         tff_worker_addresses=[f'localhost:{port}' for port in ports])
     assert all(proc.poll() is None for proc in served)  # Theirs: left running.
   finally:
@@ -270,7 +276,7 @@ def test_custom_victim_transform_is_what_the_federation_sees(tmp_path):
   def negate(x, y):
     return -x, y
 
-  training.run_federated(output_dir=str(tmp_path), **{**_TINY, 'rounds': 1},
+  _run(str(tmp_path), **{**_TINY, 'rounds': 1},
                          victim_transform=negate)
   store = client_store_lib.ClientStore(str(tmp_path / 'client_store'))
   with np.load(tmp_path / 'victim' / 'shared.npz') as cached:
@@ -307,7 +313,7 @@ def test_custom_victim_transform_is_what_the_federation_sees(tmp_path):
 def test_bad_arguments_fail_before_any_work(tmp_path, kwargs, message):
   out = tmp_path / 'run'
   with pytest.raises(ValueError, match=message):
-    training.run_federated(output_dir=str(out), **{**_TINY, **kwargs})
+    _run(str(out), **{**_TINY, **kwargs})
   assert not (out / 'metrics.csv').exists()
 
 
@@ -315,14 +321,14 @@ def test_unwritable_output_dir_is_refused(tmp_path):
   target = tmp_path / 'file'
   target.write_text('x')
   with pytest.raises(ValueError, match='not writable'):
-    training.run_federated(output_dir=str(target / 'run'), **_TINY)
+    _run(str(target / 'run'), **_TINY)
 
 
 def test_a_running_event_loop_gets_a_clear_error():
   async def inside_a_notebook():
     async def noop():
       return 1
-    training._run_sync(noop())  # pylint: disable=protected-access
+    checkpoints.run_sync(noop())
 
   with pytest.raises(RuntimeError, match='nest_asyncio'):
     asyncio.run(inside_a_notebook())

@@ -1,0 +1,162 @@
+"""The defender's settings: `DefenderConfig` (and `DefenderRunConfig` for
+`bin/train_defender`), each setting declared once. Plain Python, no TF.
+
+Flags are derived from these fields: `--defender_<field>` in `bin/run_tff`,
+`--<field>` in `bin/train_defender`.
+"""
+
+import dataclasses
+from typing import Any, Optional
+
+from antigan_tf.utils import checks
+from antigan_tf.utils import settings
+from antigan_tf.utils.settings import setting
+
+TARGET_MODES = ('per_sample', 'mean', 'mean_maxpool')
+VARIANCE_MODES = ('max', 'min')
+DATASETS = ('fashion_mnist', 'mnist', 'cifar10', 'local')
+
+_POSITIVE_INT = checks.integer(1)
+_NON_NEGATIVE_INT = checks.integer(0)
+_NON_NEGATIVE = checks.number(0)
+_POSITIVE = checks.number(0, open_minimum=True)
+_ADAM_BETA = checks.number(0, 1, open_maximum=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class DefenderConfig:
+  """Hyperparameters of a `Defender`; defaults follow the paper.
+
+  Every field is a `setting` (default, help, check); building the dataclass
+  checks and normalises them (`DefenderConfig.<field>` names a bad one).
+  """
+
+  lambda1: float = setting(
+      0.005, 'Weight of L_sim = ||G(z) - t||^2 (eq. 6); 0.005 in the paper\'s Fig. 6. '
+      'lambda1 = lambda2 = 0 is plain WGAN-GP.', _NON_NEGATIVE)
+  lambda2: float = setting(
+      48.0, 'Weight of L_obf = log Var(G(z)) (eq. 7/8); 48 in the paper\'s Fig. 6.',
+      _NON_NEGATIVE)
+  variance_mode: str = setting(
+      'max', 'max: maximise the pixel variance (eq. 7, sharper images); min: minimise it '
+      '(eq. 8, greyish).', checks.one_of(VARIANCE_MODES), choices=VARIANCE_MODES)
+  target_mode: str = setting(
+      'mean', 'L_sim target: mean (pixel-wise mean of the victim\'s images, the paper\'s '
+      'experiments), per_sample (each real image) or mean_maxpool.',
+      checks.one_of(TARGET_MODES), choices=TARGET_MODES)
+  pool_size: int = setting(2, 'Max-pool window for target_mode=mean_maxpool.', _POSITIVE_INT)
+  latent_dim: int = setting(100, 'Size of the latent vector z.', _POSITIVE_INT)
+  generator_width: int = setting(64, 'Base filters of the DCGAN generator.', _POSITIVE_INT)
+  critic_width: int = setting(64, 'Base filters of the critic.', _POSITIVE_INT)
+  n_critic: int = setting(
+      5, 'Critic updates per generator update (Gulrajani et al.: 5).', _POSITIVE_INT)
+  gp_weight: float = setting(10.0, 'Gradient-penalty weight (Gulrajani et al.: 10).',
+                             _NON_NEGATIVE)
+  batch_size: int = setting(64, 'Training batch size.', _POSITIVE_INT)
+  epochs: int = setting(
+      50, 'Training epochs of `Defender.fit` (a resumed run continues up to it).',
+      _POSITIVE_INT)
+  generator_learning_rate: float = setting(1e-4, 'Adam learning rate of the generator.',
+                                           _POSITIVE)
+  critic_learning_rate: float = setting(1e-4, 'Adam learning rate of the critic.', _POSITIVE)
+  adam_beta_1: float = setting(
+      0.0, 'Adam beta_1 of both optimizers (Gulrajani et al.: 0.0).', _ADAM_BETA)
+  adam_beta_2: float = setting(
+      0.9, 'Adam beta_2 of both optimizers (Gulrajani et al.: 0.9).', _ADAM_BETA)
+  restarts: int = setting(
+      10, 'R: random z initialisations per image when projecting.', _POSITIVE_INT)
+  projection_steps: int = setting(
+      200, 'L: Adam steps per restart when projecting (0 = plain sampling).',
+      _NON_NEGATIVE_INT)
+  projection_learning_rate: float = setting(
+      0.05, 'Adam step size of the projection, in latent space.', _POSITIVE)
+  projection_batch_size: int = setting(
+      128, 'Images projected at once (times `restarts` latents).', _POSITIVE_INT)
+  mix_ratio: float = setting(
+      0.0, 'MR = #real / #generated images in the shared set (eq. 10); 0 = none.',
+      _NON_NEGATIVE)
+  seed: int = setting(
+      0, 'Seed of weight initialisation, training randomness, projection and mixing.',
+      _NON_NEGATIVE_INT)
+  image_grid_every_n_steps: int = setting(
+      500, 'PNG grid of G(z) for a fixed z every N generator steps.', _POSITIVE_INT)
+  image_grid_num_images: int = setting(64, 'Images per PNG grid.', _POSITIVE_INT)
+
+  def __post_init__(self):
+    settings.check_settings(self)
+
+  def to_dict(self) -> dict[str, Any]:
+    """The fields as a JSON-serialisable dict."""
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, values) -> 'DefenderConfig':
+    """Inverse of `to_dict`.
+
+    Raises:
+      ValueError: unknown field names or bad values.
+    """
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+      raise ValueError(f'Unknown DefenderConfig field(s): {", ".join(unknown)}.')
+    return cls(**values)
+
+
+# Fields that define the trained model: a run directory's checkpoints can only
+# be resumed with the same values (the others may change between fit calls).
+TRAINING_FIELDS = (
+    'lambda1', 'lambda2', 'variance_mode', 'target_mode', 'pool_size', 'latent_dim',
+    'generator_width', 'critic_width', 'n_critic', 'gp_weight', 'batch_size',
+    'generator_learning_rate', 'critic_learning_rate', 'adam_beta_1', 'adam_beta_2',
+    'seed',
+)
+
+
+def max_mix_ratio(num_real: int, num_generated: int) -> float:
+  """The largest MR that `num_real` real images allow for `num_generated` X'."""
+  return num_real / num_generated
+
+
+@dataclasses.dataclass(frozen=True)
+class DefenderRunConfig:
+  """Settings of `run_defender` (`bin/train_defender`): the data, the export
+  and the defender's own `DefenderConfig` (flags without a prefix)."""
+
+  output_dir: Optional[str] = setting(
+      None, 'Run directory for hparams.csv, losses.csv, TensorBoard logs, image grids, '
+      'checkpoints, the saved defender and obfuscated.npz. Required.',
+      checks.text(required=True))
+  dataset: str = setting(
+      'fashion_mnist', 'Dataset whose train split holds the victim\'s images; "local" reads '
+      '--data_dir.', checks.one_of(DATASETS), choices=DATASETS)
+  data_dir: Optional[str] = setting(
+      None, 'Directory searched first for the dataset files (IDX, .npz or CIFAR batches).',
+      checks.text())
+  target_class: int = setting(
+      6, 'The victim\'s private class; the defender trains on its images only.',
+      _NON_NEGATIVE_INT)
+  max_images: Optional[int] = setting(
+      None, 'Use only the first N images of the target class (quick runs).',
+      checks.optional(_POSITIVE_INT))
+  export_count: Optional[int] = setting(
+      None, 'Obfuscate and export only the first N training images (default all).',
+      checks.optional(_POSITIVE_INT))
+  progress: bool = setting(True, 'Show progress bars.', checks.boolean)
+  defender: DefenderConfig = settings.nested(DefenderConfig)
+
+  @classmethod
+  def from_flat(cls, values) -> 'DefenderRunConfig':
+    """Builds the config from flag-named values; errors name the flag."""
+    return settings.from_flat(cls, values)
+
+  def to_flat(self) -> dict[str, Any]:
+    """Flag name -> value of every setting (hparams.csv)."""
+    return settings.to_flat(self)
+
+  def __post_init__(self):
+    settings.check_settings(self)
+    if self.max_images is not None and self.export_count is not None:
+      if self.export_count > self.max_images:
+        raise settings.SettingError(
+            '--export_count', f'({self.export_count}) exceeds --max_images '
+            f'({self.max_images}).', renamed=True)

@@ -1,0 +1,126 @@
+"""The attackers inside a run: the Hitaj et al. adversarial client, each
+round, and the black-box attacker on what the victim shares. Plain TF; the
+federation only sees the adversary's (poisoned) client data.
+"""
+
+import collections
+import os
+import time
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from antigan_tf import attack as attack_lib
+from antigan_tf import layout as layout_lib
+from antigan_tf.data import client_store as client_store_lib
+from antigan_tf.federated import config as config_lib
+from antigan_tf.gan import image_grids
+from antigan_tf.utils import io as io_utils
+from antigan_tf.utils.fingerprint import array_fingerprint
+
+# The adversary's data plus its fakes, written for the round it attacks in.
+INJECTED_CLIENT = 'adversary.injected'
+
+
+class RoundAdversary:
+  """The Hitaj et al. adversary: it trains a generator against the global
+  model each round it is sampled and injects fakes labelled `fake_label`."""
+
+  def __init__(self, config: config_lib.ExperimentConfig, *, image_shape, num_classes: int):
+    attack = config.attack
+    self.gan = attack_lib.GanAttacker(
+        image_shape,
+        target_class=config.federation.target_class,
+        fake_label=config.fake_label,
+        num_classes=num_classes,
+        latent_dim=attack.attack_latent_dim,
+        generator_width=attack.attack_generator_width,
+        learning_rate=attack.attack_learning_rate,
+        batch_size=attack.attack_batch_size,
+        seed=config.federation.seed,
+    )
+    self._config = attack
+    self._rounds = config.federation.rounds
+    self.attack_started = 0
+
+  def _should_start(self, round_num: int, last_accuracy: Optional[float]) -> bool:
+    if round_num < self._config.attack_start_round:
+      return False
+    if self._config.attack_start_accuracy is None:
+      return True
+    return last_accuracy is not None and last_accuracy >= self._config.attack_start_accuracy
+
+  def attack(self, round_num: int, *, sampled, adversary_id: str, adversary_data,
+             global_model: tf.keras.Model, last_accuracy: Optional[float],
+             store: client_store_lib.ClientStore):
+    """One round's attack step.
+
+    Args:
+      round_num: the round.
+      sampled: the client ids sampled this round.
+      adversary_id: the adversary's client id.
+      adversary_data: its real (x, y).
+      global_model: the current global model (the discriminator).
+      last_accuracy: the previous round's test accuracy (None before round 1).
+      store: the client store the injected client is written to.
+
+    Returns:
+      (participants, metrics row fields): the ids to train this round (the
+      adversary replaced by its injected client when it attacks).
+    """
+    if not self.attack_started and self._should_start(round_num, last_accuracy):
+      self.attack_started = round_num
+    active = bool(self.attack_started) and adversary_id in sampled
+    row = collections.OrderedDict(attack_active=int(active), attack_generator_loss=float('nan'),
+                                  attack_target_confidence=float('nan'))
+    participants = list(sampled)
+    seconds = float('nan')
+    if active:
+      start = time.monotonic()
+      stats = self.gan.train_generator(
+          global_model, steps=self._config.attack_generator_steps, round_num=round_num)
+      row['attack_generator_loss'] = float(stats['generator_loss'])
+      row['attack_target_confidence'] = float(stats['target_confidence'])
+      if self._config.attack_num_images > 0:
+        x_inj, y_inj = self.gan.inject(*adversary_data, num_images=self._config.attack_num_images,
+                                       round_num=round_num)
+        store.write_transient_client(INJECTED_CLIENT, x_inj, y_inj)
+        participants[participants.index(adversary_id)] = INJECTED_CLIENT
+      seconds = time.monotonic() - start
+    row['attack_seconds'] = seconds
+    return participants, row
+
+  def save_reconstructions(self, layout: layout_lib.RunLayout, round_num: int) -> None:
+    """A grid every `attack_grid_every_n_rounds` rounds and at the last one."""
+    if round_num % self._config.attack_grid_every_n_rounds and round_num != self._rounds:
+      return
+    os.makedirs(layout.gan_attack_dir, exist_ok=True)
+    images = self.gan.reconstructions(self._config.num_reconstructions)
+    image_grids.save_image_grid(images, layout.gan_round_grid(round_num))
+    io_utils.savez_atomic(layout.gan_latest_npz, x=images, round=np.int64(round_num))
+
+  def reconstructions(self) -> np.ndarray:
+    return self.gan.reconstructions(self._config.num_reconstructions)
+
+
+def run_black_box_attack(config: config_lib.ExperimentConfig, victim_data,
+                         layout: layout_lib.RunLayout) -> None:
+  """The paper's stronger attacker: a WGAN-GP on what the victim shares (cached)."""
+  attack, target_class = config.attack, config.federation.target_class
+  x, y = victim_data
+  images = x[y == target_class]
+  key = array_fingerprint(
+      images, note=(f'steps={attack.black_box_steps},width={attack.black_box_width},'
+                    f'seed={config.federation.seed},n={attack.num_reconstructions}'))
+  if os.path.exists(layout.black_box_npz):
+    with np.load(layout.black_box_npz) as cached:
+      if str(cached['key']) == key:
+        return
+  result = attack_lib.train_black_box_attacker(
+      images, steps=attack.black_box_steps, width=attack.black_box_width,
+      seed=config.federation.seed, num_reconstructions=attack.num_reconstructions,
+      progress=config.progress)
+  os.makedirs(layout.black_box_dir, exist_ok=True)
+  image_grids.save_image_grid(result.reconstructions, layout.black_box_grid)
+  io_utils.savez_atomic(layout.black_box_npz, x=result.reconstructions, key=np.array(key))

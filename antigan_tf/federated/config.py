@@ -1,0 +1,274 @@
+"""The settings of a federated experiment (`run_federated`, `bin/run_tff`),
+each declared once. Plain Python: no TensorFlow, no TFF.
+
+`ExperimentConfig` groups them: the federation, the defense (with the
+defender's `DefenderConfig` as `--defender_*`), the attacks, the evaluation
+and the TFF workers. Flag names are the field names; `ExperimentConfig.from_flat`
+builds one from flag-named values, as `bin/run_tff` does, and every error
+names the flag. Building a config checks each value and the rules between
+them, so `run_federated` fails before it loads data or writes a file.
+"""
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from antigan_tf.defense.config import DATASETS
+from antigan_tf.defense.config import DefenderConfig
+from antigan_tf.utils import checks
+from antigan_tf.utils import settings
+from antigan_tf.utils.settings import SettingError
+from antigan_tf.utils.settings import nested
+from antigan_tf.utils.settings import setting
+
+DEFENSES = ('none', 'anti_gan', 'dp')
+ATTACKS = ('gan', 'black_box')
+HONEST_DISTRIBUTIONS = ('iid', 'dirichlet')
+DEFENDER_FLAG_PREFIX = 'defender_'
+
+_POSITIVE_INT = checks.integer(1)
+_NON_NEGATIVE_INT = checks.integer(0)
+_POSITIVE = checks.number(0, open_minimum=True)
+_OPTIONAL_POSITIVE_INT = checks.optional(_POSITIVE_INT)
+
+
+def _flag_error(flag: str, problem: str) -> SettingError:
+  return SettingError(f'--{flag}', problem, renamed=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class FederationConfig:
+  """The data, the clients and FedAvg."""
+
+  dataset: str = setting(
+      'fashion_mnist', 'Dataset to federate; "local" reads --data_dir.',
+      checks.one_of(DATASETS), choices=DATASETS)
+  data_dir: Optional[str] = setting(
+      None, 'Directory searched first for the dataset files (IDX, .npz or CIFAR batches).',
+      checks.text())
+  num_clients: int = setting(
+      10, 'K: total clients (victim, adversary and honest ones).', _POSITIVE_INT)
+  clients_per_round: int = setting(
+      10, 'Clients sampled without replacement each round.', _POSITIVE_INT)
+  rounds: int = setting(
+      5, 'Total FedAvg rounds (a resumed run continues up to it).', _POSITIVE_INT,
+      resumable=True)
+  local_epochs: int = setting(1, 'Local epochs per round.', _POSITIVE_INT)
+  batch_size: int = setting(32, 'Local batch size.', _POSITIVE_INT)
+  client_learning_rate: float = setting(0.05, 'Client SGD learning rate.', _POSITIVE)
+  server_learning_rate: float = setting(
+      1.0, 'Server SGD learning rate (1.0 = plain averaging).', _POSITIVE)
+  target_class: int = setting(
+      6, 'Class a, held only by the victim: the attackers\' target.', _NON_NEGATIVE_INT)
+  adversary_classes: tuple[int, ...] = setting(
+      (0, 1), 'The adversary\'s two classes b,c, e.g. 0,1.',
+      checks.each(checks.int_item, unique=True))
+  victim_shared_class: Optional[int] = setting(
+      None, 'Optional second class the victim declares (shared with b).',
+      checks.optional(_NON_NEGATIVE_INT))
+  honest_distribution: str = setting(
+      'iid', 'How the remaining classes are spread over honest clients.',
+      checks.one_of(HONEST_DISTRIBUTIONS), choices=HONEST_DISTRIBUTIONS)
+  dirichlet_alpha: float = setting(
+      0.5, 'Dirichlet concentration for --honest_distribution=dirichlet.', _POSITIVE)
+  max_examples_per_client: Optional[int] = setting(
+      None, 'Cap on examples per client (quick runs).', _OPTIONAL_POSITIVE_INT)
+  max_test_examples: Optional[int] = setting(
+      None, 'Evaluate on the first N test examples only.', _OPTIONAL_POSITIVE_INT)
+  seed: int = setting(
+      0, 'Seed of partition, sampling, shuffling, init and attacks.', _NON_NEGATIVE_INT)
+  checkpoint_every_n_rounds: int = setting(
+      1, 'Checkpoint every N rounds (and at the end).', _POSITIVE_INT)
+  keep_checkpoints: int = setting(3, 'Newest checkpoints kept.', _POSITIVE_INT)
+
+  def __post_init__(self):
+    settings.check_settings(self)
+    if self.clients_per_round > self.num_clients:
+      raise _flag_error('clients_per_round', f'({self.clients_per_round}) must not exceed '
+                        f'--num_clients ({self.num_clients}).')
+    if self.target_class in self.adversary_classes:
+      raise _flag_error('adversary_classes', f'{list(self.adversary_classes)} must not hold '
+                        f'the victim\'s target class (--target_class={self.target_class}).')
+
+
+@dataclasses.dataclass(frozen=True)
+class DefenseConfig:
+  """What the victim does: nothing, Anti-GAN (`--defender_*`) or DP-FedAvg (`--dp_*`)."""
+
+  defense: str = setting(
+      'none', 'none; anti_gan: the victim shares Anti-GAN images (see --defender_*); dp: '
+      'DP-FedAvg with TFF\'s DP aggregator (see --dp_*).',
+      checks.one_of(DEFENSES), choices=DEFENSES)
+  dp_noise_multiplier: float = setting(
+      1.0, 'DP-FedAvg: noise standard deviation / clipping norm.', checks.number(0))
+  dp_clip_norm: Optional[float] = setting(
+      None, 'DP-FedAvg: fixed L2 clipping norm; unset = adaptive clipping.',
+      checks.optional(_POSITIVE))
+  defender: DefenderConfig = nested(DefenderConfig, flag_prefix=DEFENDER_FLAG_PREFIX,
+                                    help_prefix='Anti-GAN (--defense=anti_gan): ')
+
+  def __post_init__(self):
+    settings.check_settings(self)
+    if self.defense != 'dp':
+      for field in ('dp_noise_multiplier', 'dp_clip_norm'):
+        if getattr(self, field) != _DEFAULTS[field]:
+          raise _flag_error(field, f'applies to --defense=dp only (got --defense='
+                            f'{self.defense}).')
+    if self.defense == 'anti_gan' and self.defender.mix_ratio > 1:
+      # X' has one image per private image, and mixing draws the real ones
+      # from the same private images: at most as many real as generated.
+      raise _flag_error(f'{DEFENDER_FLAG_PREFIX}mix_ratio', f'must be <= 1 (MR = #real / '
+                        f'#generated, and X\' has one image per private image), got '
+                        f'{self.defender.mix_ratio:g}.')
+
+
+@dataclasses.dataclass(frozen=True)
+class AttackConfig:
+  """The attackers: the Hitaj et al. adversarial client and the black-box WGAN-GP."""
+
+  attacks: tuple[str, ...] = setting(
+      (), 'Comma-separated attacks: gan (the Hitaj et al. adversarial client, each round) '
+      'and/or black_box (a WGAN-GP trained on what the victim shares).',
+      checks.each(checks.string_item, unique=True, choices=ATTACKS))
+  attack_fake_label: Optional[int] = setting(
+      None, 'Class c given to the adversary\'s fakes; default its second class.',
+      checks.optional(_NON_NEGATIVE_INT))
+  attack_start_round: int = setting(1, 'First round the adversary attacks.', _POSITIVE_INT)
+  attack_start_accuracy: Optional[float] = setting(
+      None, 'If set, the adversary also waits until the global test accuracy reaches it.',
+      checks.optional(checks.number(0, 1)))
+  attack_generator_steps: int = setting(
+      50, 'Adversary generator steps per round.', _POSITIVE_INT)
+  attack_num_images: int = setting(
+      100, 'Fakes injected into the adversary\'s data per round.', _NON_NEGATIVE_INT)
+  attack_batch_size: int = setting(64, 'Adversary generator batch size.', _POSITIVE_INT)
+  attack_learning_rate: float = setting(
+      2e-4, 'Adversary generator Adam learning rate.', _POSITIVE)
+  attack_latent_dim: int = setting(100, 'Adversary latent size.', _POSITIVE_INT)
+  attack_generator_width: int = setting(
+      64, 'Adversary generator base filters.', _POSITIVE_INT)
+  attack_grid_every_n_rounds: int = setting(
+      5, 'Reconstruction grid every N rounds (and at the end).', _POSITIVE_INT)
+  black_box_steps: int = setting(
+      500, 'Generator steps of the black-box attacker\'s WGAN-GP.', _POSITIVE_INT)
+  black_box_width: int = setting(
+      64, 'Base filters of the black-box attacker\'s generator and critic.', _POSITIVE_INT)
+  num_reconstructions: int = setting(
+      64, 'Images per reconstruction grid (and per leakage measurement).', _POSITIVE_INT)
+
+  def __post_init__(self):
+    settings.check_settings(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+  """What is measured after training: leakage and central RIAFI."""
+
+  leakage_metrics: bool = setting(
+      True, 'At the end, score the attackers\' reconstructions and the victim\'s shared data '
+      'against the victim\'s real target-class images (leakage.json, report.md).',
+      checks.boolean, resumable=True)
+  central_riafi_epochs: int = setting(
+      2, 'At the end, train a fresh classifier centrally for N epochs on the clients\' data '
+      'as the federation sees it and measure its RIAFI on real images (utility.json); 0: off.',
+      _NON_NEGATIVE_INT, resumable=True)
+  oracle_dir: Optional[str] = setting(
+      None, 'Cache of the leakage oracle (trained once per dataset); default '
+      '$ANTIGAN_TF_CACHE_DIR/oracles or ~/.cache/antigan_tf/oracles.', checks.text(),
+      resumable=True)
+  oracle_epochs: int = setting(
+      2, 'Training epochs of the leakage oracle.', _POSITIVE_INT, resumable=True)
+  oracle_max_train_examples: Optional[int] = setting(
+      None, 'Train the oracle on the first N training images only (quick runs).',
+      _OPTIONAL_POSITIVE_INT, resumable=True)
+
+  def __post_init__(self):
+    settings.check_settings(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkersConfig:
+  """Where the rounds run: local TFF workers, or workers already running."""
+
+  # Any workers compute the same rounds (to float32 summation order), so a
+  # run may resume on others after losing one: all three are resumable.
+  tff_workers: int = setting(
+      1, 'Local TFF worker processes to start; with N > 1 the clients of each round are '
+      'split over them (results match one worker to float32 summation order).',
+      _POSITIVE_INT, resumable=True)
+  tff_worker_addresses: tuple[str, ...] = setting(
+      (), 'host:port,... of TFF workers already running (each started with '
+      '`bin/tff_worker --port=P`), instead of local ones. They must read --output_dir at the '
+      'same path (shared filesystem). Non-loopback hosts need --allow_remote_workers.',
+      checks.each(checks.string_item), resumable=True)
+  allow_remote_workers: bool = setting(
+      False, 'Accept non-loopback --tff_worker_addresses. TFF workers speak plaintext, '
+      'unauthenticated gRPC: use a private network or an SSH tunnel (docs/security.md).',
+      checks.boolean, resumable=True)
+
+  def __post_init__(self):
+    settings.check_settings(self)
+    if self.tff_worker_addresses and self.tff_workers != 1:
+      raise _flag_error('tff_workers', f'({self.tff_workers}) and --tff_worker_addresses '
+                        f'({",".join(self.tff_worker_addresses)}) exclude each other: pass '
+                        'either local workers or running ones.')
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+  """Every setting of a federated experiment; see the module docstring."""
+
+  output_dir: Optional[str] = setting(
+      None, 'Run directory (hparams.csv, metrics.csv, tensorboard/, program_state/, victim/, '
+      'attack/, client_store/). Re-running with the same directory resumes. Required.',
+      checks.text(required=True))
+  federation: FederationConfig = nested(FederationConfig)
+  defense: DefenseConfig = nested(DefenseConfig)
+  attack: AttackConfig = nested(AttackConfig)
+  evaluation: EvaluationConfig = nested(EvaluationConfig)
+  workers: WorkersConfig = nested(WorkersConfig)
+  overwrite: bool = setting(
+      False, 'Delete the outputs of an earlier run in --output_dir first.', checks.boolean,
+      resumable=True)
+  progress: bool = setting(True, 'Show progress bars.', checks.boolean, resumable=True)
+
+  def __post_init__(self):
+    settings.check_settings(self)
+    self._check_attacks()
+    if self.evaluation.leakage_metrics and self.attack.num_reconstructions < 2:
+      raise _flag_error('num_reconstructions', f'must be >= 2 with --leakage_metrics, got '
+                        f'{self.attack.num_reconstructions}.')
+
+  def _check_attacks(self):
+    attack, federation = self.attack, self.federation
+    if 'gan' not in attack.attacks:
+      return
+    if attack.attack_fake_label == federation.target_class:
+      raise _flag_error('attack_fake_label', f'({attack.attack_fake_label}) must differ from '
+                        '--target_class.')
+    if self.fake_label not in federation.adversary_classes:
+      raise _flag_error('attack_fake_label', f'({self.fake_label}) must be one of the '
+                        f'adversary\'s classes {list(federation.adversary_classes)} (Hitaj et '
+                        'al.: a class the adversary owns).')
+
+  @property
+  def fake_label(self) -> int:
+    """The class the adversary gives its fakes (default: its second class)."""
+    if self.attack.attack_fake_label is not None:
+      return self.attack.attack_fake_label
+    return self.federation.adversary_classes[-1]
+
+  @classmethod
+  def from_flat(cls, values: Mapping[str, Any]) -> 'ExperimentConfig':
+    """Builds the config from flag-named values; errors name the flag."""
+    return settings.from_flat(cls, values)
+
+  def to_flat(self) -> dict[str, Any]:
+    """Flag name -> value of every setting."""
+    return settings.to_flat(self)
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DefenseConfig)}
+# Settings that may change between a run and its resumption: they do not
+# change what the run computes (`rounds` extends or finishes a run).
+RESUMABLE_CHANGES = settings.resumable_names(ExperimentConfig)

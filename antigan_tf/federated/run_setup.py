@@ -1,0 +1,134 @@
+"""A run's set-up: the data, the partition, the victim's hook and the client store.
+
+`load_run_data` loads and partitions (it writes nothing, so a bad partition
+fails before the run directory is touched). `share_victim_data` applies the
+victim's hook once, outside TFF, cached in the run directory, and
+`write_client_store` writes the clients as the federation sees them.
+"""
+
+from typing import NamedTuple, Optional
+
+from absl import logging
+import numpy as np
+
+from antigan_tf import layout as layout_lib
+from antigan_tf.data import client_store as client_store_lib
+from antigan_tf.data import partition as partition_lib
+from antigan_tf.data import sources
+from antigan_tf.federated import config as config_lib
+from antigan_tf.federated import victim as victim_lib
+from antigan_tf.gan import image_grids
+from antigan_tf.utils.fingerprint import array_fingerprint
+
+# Prefix of the log lines that say which stage a run is in (read by sweeps).
+PHASE_MARKER = layout_lib.PHASE_MARKER
+
+
+def log_phase(message: str, *args) -> None:
+  logging.info(f'{PHASE_MARKER} {message}', *args)
+
+
+class RunData(NamedTuple):
+  """The data of a run.
+
+  Attributes:
+    clients: client id -> (x, y), as the federation sees them (the victim's
+      shared data once `share_victim_data` has run).
+    partition: the `ClientPartition`.
+    image_shape: (H, W, C).
+    num_classes: classes of the dataset.
+    test_x: the test images the global model is measured on.
+    test_y: their labels.
+    real_target: the victim's real images of the target class.
+    shared: the victim's shared (x, y) after its hook, or None without one.
+  """
+
+  clients: dict
+  partition: partition_lib.ClientPartition
+  image_shape: tuple
+  num_classes: int
+  test_x: np.ndarray
+  test_y: np.ndarray
+  real_target: np.ndarray
+  shared: Optional[tuple] = None
+
+  @property
+  def victim_data(self) -> tuple:
+    return self.clients[self.partition.victim_id]
+
+
+def load_run_data(config: config_lib.FederationConfig) -> RunData:
+  """Loads the dataset and partitions it into victim, adversary and honest clients.
+
+  Raises:
+    ValueError: a partition the data cannot give (named in the message).
+    DatasetNotFoundError: the dataset is not available offline.
+  """
+  train = sources.load_dataset(config.dataset, split='train', data_dir=config.data_dir)
+  test = sources.load_dataset(config.dataset, split='test', data_dir=config.data_dir)
+  partition = partition_lib.partition_clients(
+      train.y,
+      num_classes=train.num_classes,
+      num_clients=config.num_clients,
+      target_class=config.target_class,
+      adversary_classes=config.adversary_classes,
+      victim_shared_class=config.victim_shared_class,
+      honest_distribution=config.honest_distribution,
+      dirichlet_alpha=config.dirichlet_alpha,
+      max_examples_per_client=config.max_examples_per_client,
+      seed=config.seed,
+  )
+  clients = {cid: partition.client_arrays(cid, train.x, train.y) for cid in partition.client_ids}
+  x_v, y_v = clients[partition.victim_id]
+  test_x, test_y = test.x, test.y
+  if config.max_test_examples is not None:
+    test_x, test_y = test_x[:config.max_test_examples], test_y[:config.max_test_examples]
+  return RunData(clients=clients, partition=partition, image_shape=tuple(train.x.shape[1:]),
+                 num_classes=train.num_classes, test_x=test_x, test_y=test_y,
+                 real_target=x_v[y_v == config.target_class])
+
+
+def share_victim_data(config: config_lib.ExperimentConfig, data: RunData,
+                      layout: layout_lib.RunLayout,
+                      victim_transform: Optional[victim_lib.VictimTransform]) -> RunData:
+  """Applies the victim's hook (Anti-GAN or a custom one) once, cached.
+
+  Writes the grids of the victim's real and shared target-class images.
+
+  Returns:
+    `data` with the victim's shared data in `clients` and `shared`.
+  """
+  target_class = config.federation.target_class
+  count = config.attack.num_reconstructions
+  # What a defense hides: next to shared_target_class.png when there is one.
+  image_grids.save_image_grid(data.real_target[:count], layout.real_target_grid)
+  if config.defense.defense == 'anti_gan':
+    log_phase('Anti-GAN defender on the victim\'s class %d', target_class)
+    victim_transform = victim_lib.anti_gan_transform(
+        config.defense.defender, protected_classes=[target_class],
+        work_dir=layout.defender_dir, progress=config.progress)
+  if victim_transform is None:
+    return data
+  x_v, y_v = data.victim_data
+  shared_x, shared_y, _ = victim_lib.apply_cached(
+      victim_transform, x_v, y_v, cache_path=layout.shared_cache)
+  image_grids.save_image_grid(shared_x[shared_y == target_class][:count],
+                             layout.shared_target_grid)
+  clients = dict(data.clients)
+  clients[data.partition.victim_id] = (shared_x, shared_y)
+  return data._replace(clients=clients, shared=(shared_x, shared_y))
+
+
+def write_client_store(data: RunData,
+                       layout: layout_lib.RunLayout) -> client_store_lib.ClientStore:
+  """The clients' data on disk for the TFF workers (reused when unchanged)."""
+  fingerprint = array_fingerprint(*data.victim_data, note=data.partition.fingerprint())
+  try:
+    store = client_store_lib.ClientStore(layout.client_store_dir)
+    if store.metadata.get('fingerprint') == fingerprint:
+      return store
+  except (FileNotFoundError, ValueError):
+    pass
+  return client_store_lib.write_client_store(
+      layout.client_store_dir, data.clients, metadata={'fingerprint': fingerprint},
+      overwrite=True)

@@ -1,0 +1,273 @@
+"""Every file and folder of a run, a sweep and a defender directory: one owner.
+
+Training, reports, sweeps, plots, notebooks and tests ask these classes for
+paths instead of writing path strings. Plain Python, no TensorFlow.
+
+A federated run (`run_federated`, `bin/run_tff`):
+
+  hparams.csv             every setting of the run (name,value);
+  metrics.csv             one row per round;
+  tensorboard/            the same rows as TensorBoard scalars;
+  program_state/          checkpoints (TFF state, adversary, round);
+  client_store/           the clients' data as the federation sees it;
+  victim/                 real_target_class.png, shared_target_class.png,
+                          shared.npz (the shared data's cache), defender/;
+  attack/gan/             round_NNNNN.png grids and latest.npz;
+  attack/black_box/       reconstructions.png and reconstructions.npz;
+  leakage.json, utility.json, report.md.
+
+A sweep (`run_sweep`): sweep.json, sweep.csv, runs/<name>/ (each a run),
+runs/<name>.log, plots/, report.md.
+
+A defender directory (`Defender.fit`, `run_defender`): checkpoints/,
+defender_config.json, tensorboard/, images/, losses.csv; `run_defender` adds
+hparams.csv, defender/ (a saved `Defender`) and obfuscated.npz.
+"""
+
+import os
+import re
+from typing import Optional
+
+# Log lines that say which stage a run is in; sweeps read them from run logs.
+PHASE_MARKER = '[antigan_tf phase]'
+PHASE_LINE = re.compile(re.escape(PHASE_MARKER) + r' ([^\n]*)')
+
+HPARAMS_FILE = 'hparams.csv'
+METRICS_FILE = 'metrics.csv'
+LEAKAGE_FILE = 'leakage.json'
+UTILITY_FILE = 'utility.json'
+REPORT_FILE = 'report.md'
+
+
+class RunLayout:
+  """The paths of one federated run under `root`.
+
+  Attributes named `*_REL` are relative to the run directory (for links in
+  reports); the properties are absolute-or-as-given paths under `root`.
+  """
+
+  VICTIM_REL = 'victim'
+  ATTACK_REL = 'attack'
+  REAL_TARGET_GRID_REL = os.path.join(VICTIM_REL, 'real_target_class.png')
+  SHARED_TARGET_GRID_REL = os.path.join(VICTIM_REL, 'shared_target_class.png')
+  GAN_ATTACK_REL = os.path.join(ATTACK_REL, 'gan')
+  BLACK_BOX_REL = os.path.join(ATTACK_REL, 'black_box')
+  BLACK_BOX_GRID_REL = os.path.join(BLACK_BOX_REL, 'reconstructions.png')
+  # What `overwrite` deletes: only outputs a run writes.
+  OUTPUTS = (HPARAMS_FILE, METRICS_FILE, 'tensorboard', 'program_state', 'client_store',
+             VICTIM_REL, ATTACK_REL, LEAKAGE_FILE, UTILITY_FILE, REPORT_FILE)
+
+  def __init__(self, root: str):
+    self.root = os.fspath(root)
+
+  def _path(self, *parts: str) -> str:
+    return os.path.join(self.root, *parts)
+
+  @property
+  def hparams_csv(self) -> str:
+    return self._path(HPARAMS_FILE)
+
+  @property
+  def metrics_csv(self) -> str:
+    return self._path(METRICS_FILE)
+
+  @property
+  def leakage_json(self) -> str:
+    return self._path(LEAKAGE_FILE)
+
+  @property
+  def utility_json(self) -> str:
+    return self._path(UTILITY_FILE)
+
+  @property
+  def report_md(self) -> str:
+    return self._path(REPORT_FILE)
+
+  @property
+  def tensorboard_dir(self) -> str:
+    return self._path('tensorboard')
+
+  @property
+  def state_dir(self) -> str:
+    return self._path('program_state')
+
+  @property
+  def client_store_dir(self) -> str:
+    return self._path('client_store')
+
+  @property
+  def victim_dir(self) -> str:
+    return self._path(self.VICTIM_REL)
+
+  @property
+  def real_target_grid(self) -> str:
+    return self._path(self.REAL_TARGET_GRID_REL)
+
+  @property
+  def shared_target_grid(self) -> str:
+    return self._path(self.SHARED_TARGET_GRID_REL)
+
+  @property
+  def shared_cache(self) -> str:
+    return self._path(self.VICTIM_REL, 'shared.npz')
+
+  @property
+  def defender_dir(self) -> str:
+    """The victim's defender runs: one sub-directory per protected class."""
+    return self._path(self.VICTIM_REL, 'defender')
+
+  def defender_class_dir(self, class_id: int) -> str:
+    return os.path.join(self.defender_dir, f'class_{class_id}')
+
+  def defender_loss_csvs(self) -> list[str]:
+    """The losses.csv of each defender run, sorted (none: [])."""
+    root = self.defender_dir
+    if not os.path.isdir(root):
+      return []
+    found = (os.path.join(root, d, DefenderLayout.LOSSES_CSV) for d in sorted(os.listdir(root)))
+    return [path for path in found if os.path.exists(path)]
+
+  @property
+  def gan_attack_dir(self) -> str:
+    return self._path(self.GAN_ATTACK_REL)
+
+  def gan_round_grid(self, round_num: int) -> str:
+    return os.path.join(self.gan_attack_dir, f'round_{round_num:05d}.png')
+
+  @property
+  def gan_latest_npz(self) -> str:
+    return os.path.join(self.gan_attack_dir, 'latest.npz')
+
+  def last_gan_grid_rel(self) -> Optional[str]:
+    """The newest round grid of the GAN adversary, relative to the run (or None)."""
+    if not os.path.isdir(self.gan_attack_dir):
+      return None
+    grids = sorted(n for n in os.listdir(self.gan_attack_dir)
+                   if n.startswith('round_') and n.endswith('.png'))
+    return os.path.join(self.GAN_ATTACK_REL, grids[-1]) if grids else None
+
+  @property
+  def black_box_dir(self) -> str:
+    return self._path(self.BLACK_BOX_REL)
+
+  @property
+  def black_box_npz(self) -> str:
+    return os.path.join(self.black_box_dir, 'reconstructions.npz')
+
+  @property
+  def black_box_grid(self) -> str:
+    return self._path(self.BLACK_BOX_GRID_REL)
+
+  def pngs_rel(self, relative_dir: str) -> list[str]:
+    """The PNGs directly in `relative_dir`, relative to the run, sorted."""
+    directory = self._path(relative_dir)
+    if not os.path.isdir(directory):
+      return []
+    return sorted(os.path.join(relative_dir, n) for n in os.listdir(directory)
+                  if n.endswith('.png'))
+
+
+class SweepLayout:
+  """The paths of a sweep under `root`; each run is a `RunLayout`."""
+
+  RUNS_REL = 'runs'
+  PLOTS_REL = 'plots'
+  SWEEP_JSON = 'sweep.json'
+  SWEEP_CSV = 'sweep.csv'
+  FRONTIER_PLOT = 'privacy_utility_frontier.png'
+  DEFENDER_LOSS_PLOT = 'defender_losses.png'
+
+  def __init__(self, root: str):
+    self.root = os.fspath(root)
+
+  @property
+  def sweep_json(self) -> str:
+    return os.path.join(self.root, self.SWEEP_JSON)
+
+  @property
+  def sweep_csv(self) -> str:
+    return os.path.join(self.root, self.SWEEP_CSV)
+
+  @property
+  def report_md(self) -> str:
+    return os.path.join(self.root, REPORT_FILE)
+
+  @property
+  def runs_dir(self) -> str:
+    return os.path.join(self.root, self.RUNS_REL)
+
+  def run_dir(self, name: str) -> str:
+    return os.path.join(self.runs_dir, name)
+
+  def run(self, name: str) -> RunLayout:
+    return RunLayout(self.run_dir(name))
+
+  def run_log(self, name: str) -> str:
+    return os.path.join(self.runs_dir, f'{name}.log')
+
+  def run_rel(self, name: str, relative: str = '') -> str:
+    """A path inside run `name`, relative to the sweep (for report links)."""
+    return os.path.join(self.RUNS_REL, name, relative) if relative else os.path.join(
+        self.RUNS_REL, name)
+
+  @property
+  def plots_dir(self) -> str:
+    return os.path.join(self.root, self.PLOTS_REL)
+
+  def plot(self, name: str) -> str:
+    return os.path.join(self.plots_dir, name)
+
+
+class DefenderLayout:
+  """The paths of a defender directory (`Defender.fit`, `run_defender`) under `root`."""
+
+  CHECKPOINT_DIR = 'checkpoints'
+  CHECKPOINT_CONFIG_FILE = 'defender_config.json'
+  TENSORBOARD_DIR = 'tensorboard'
+  IMAGES_DIR = 'images'
+  LOSSES_CSV = 'losses.csv'
+  SAVED_DEFENDER_DIR = 'defender'
+  OBFUSCATED_FILE = 'obfuscated.npz'
+  # A saved `Defender` (`Defender.save`).
+  GENERATOR_FILE = 'generator.keras'
+  CRITIC_FILE = 'critic.keras'
+  SIM_TARGET_FILE = 'sim_target.npy'
+  METADATA_FILE = 'defender.json'
+
+  def __init__(self, root: str):
+    self.root = os.fspath(root)
+
+  def _path(self, name: str) -> str:
+    return os.path.join(self.root, name)
+
+  @property
+  def checkpoint_dir(self) -> str:
+    return self._path(self.CHECKPOINT_DIR)
+
+  @property
+  def checkpoint_config(self) -> str:
+    return os.path.join(self.checkpoint_dir, self.CHECKPOINT_CONFIG_FILE)
+
+  @property
+  def tensorboard_dir(self) -> str:
+    return self._path(self.TENSORBOARD_DIR)
+
+  @property
+  def images_dir(self) -> str:
+    return self._path(self.IMAGES_DIR)
+
+  @property
+  def losses_csv(self) -> str:
+    return self._path(self.LOSSES_CSV)
+
+  @property
+  def hparams_csv(self) -> str:
+    return self._path(HPARAMS_FILE)
+
+  @property
+  def saved_defender_dir(self) -> str:
+    return self._path(self.SAVED_DEFENDER_DIR)
+
+  @property
+  def obfuscated_npz(self) -> str:
+    return self._path(self.OBFUSCATED_FILE)
