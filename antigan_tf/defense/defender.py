@@ -14,7 +14,7 @@ dataset = defender.as_dataset_transform()(private_dataset)
 defender.save('runs/defender/model'); Defender.load('runs/defender/model')
 ```
 
-Training runs Keras's `fit` on `antigan_tf.defense.gan.AntiGAN` (with
+Training runs Keras's `fit` on `antigan_tf.defense.anti_gan.AntiGAN` (with
 lambda1 = lambda2 = 0 it is plain WGAN-GP). With an `output_dir`, `fit`
 writes TensorBoard scalars, PNG grids of G(z) for a fixed z, a per-step loss
 CSV and a checkpoint per epoch, and continues from the latest checkpoint when
@@ -34,9 +34,9 @@ import tensorflow as tf
 
 from antigan_tf.defense import losses
 from antigan_tf.defense import mixing
-from antigan_tf.defense import monitoring
 from antigan_tf.defense import projection
-from antigan_tf.defense.gan import AntiGAN
+from antigan_tf.defense.anti_gan import AntiGAN
+from antigan_tf.gan import callbacks as monitoring
 from antigan_tf.models import builders
 from antigan_tf.utils import io as io_utils
 

@@ -55,11 +55,11 @@ from antigan_tf.data import client_store as client_store_lib
 from antigan_tf.data import partition as partition_lib
 from antigan_tf.data import sources
 from antigan_tf.defense import defender as defender_lib
-from antigan_tf.defense import monitoring
 from antigan_tf.federated import client_data as client_data_lib
 from antigan_tf.federated import processes
 from antigan_tf.federated import runtime as runtime_lib
 from antigan_tf.federated import victim as victim_lib
+from antigan_tf.gan import image_grids
 from antigan_tf.utils import checks
 from antigan_tf.utils import devices
 from antigan_tf.utils import io as io_utils
@@ -517,8 +517,8 @@ def run_federated(
   real_x_v, real_y_v = clients[victim_id]
   victim_dir = os.path.join(output_dir, 'victim')
   # What a defense hides: next to shared_target_class.png when there is one.
-  monitoring.save_image_grid(real_x_v[real_y_v == target_class][:num_reconstructions],
-                             os.path.join(victim_dir, REAL_TARGET_GRID))
+  image_grids.save_image_grid(real_x_v[real_y_v == target_class][:num_reconstructions],
+                              os.path.join(victim_dir, REAL_TARGET_GRID))
   if defense == 'anti_gan':
     _log_phase('Anti-GAN defender on the victim\'s class %d', target_class)
     victim_transform = victim_lib.anti_gan_transform(
@@ -529,7 +529,7 @@ def run_federated(
     shared_x, shared_y, _ = victim_lib.apply_cached(
         victim_transform, x_v, y_v, cache_path=os.path.join(victim_dir, 'shared.npz'))
     clients[victim_id] = (shared_x, shared_y)
-    monitoring.save_image_grid(
+    image_grids.save_image_grid(
         shared_x[shared_y == target_class][:num_reconstructions],
         os.path.join(victim_dir, 'shared_target_class.png'))
 
@@ -775,7 +775,7 @@ def _last_released_row(output_dir: str) -> Mapping[str, Any]:
 def _save_reconstructions(gan_attacker, num_images, out_dir, round_num):
   os.makedirs(out_dir, exist_ok=True)
   images = gan_attacker.reconstructions(num_images)
-  monitoring.save_image_grid(images, os.path.join(out_dir, f'round_{round_num:05d}.png'))
+  image_grids.save_image_grid(images, os.path.join(out_dir, f'round_{round_num:05d}.png'))
   io_utils.savez_atomic(os.path.join(out_dir, 'latest.npz'), x=images, round=np.int64(round_num))
 
 
@@ -795,5 +795,5 @@ def _black_box_attack(victim_data, *, target_class, out_dir, steps, width, num_r
       images, steps=steps, width=width, seed=seed, num_reconstructions=num_reconstructions,
       progress=progress)
   os.makedirs(out_dir, exist_ok=True)
-  monitoring.save_image_grid(result.reconstructions, os.path.join(out_dir, 'reconstructions.png'))
+  image_grids.save_image_grid(result.reconstructions, os.path.join(out_dir, 'reconstructions.png'))
   io_utils.savez_atomic(npz_path, x=result.reconstructions, key=np.array(key))
