@@ -4,7 +4,7 @@
   .venv/bin/python benchmarks/bench_defense.py --quick    # smaller, for a smoke check
 
 1. WGAN-GP training throughput (generator steps/s; n_critic = 5, batch 64, the
-   28x28x1 networks of `antigan_tf.models`) of `antigan_tf.defense.WGANGP`
+   28x28x1 networks of `antigan_tf.models`) of `antigan_tf.gan.WGANGP`
    against the keras.io WGAN-GP example pattern (three critic passes per
    critic step: fake, real, interpolated) on identical networks and initial
    weights, measured alternately in the same run; median of several repeats.
@@ -28,7 +28,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from antigan_tf import models  # pylint: disable=g-import-not-at-top,wrong-import-position
-from antigan_tf.defense import WGANGP  # pylint: disable=g-import-not-at-top,wrong-import-position
+from antigan_tf.gan import WGANGP  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 class KerasIOWGAN(tf.keras.Model):

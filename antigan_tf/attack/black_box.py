@@ -24,11 +24,11 @@ import numpy as np
 import tensorflow as tf
 
 from antigan_tf.attack import _common
+from antigan_tf.gan.callbacks import NonFiniteLossGuard
+from antigan_tf.gan.wgan_gp import WGANGP
+from antigan_tf.models import builders
 from antigan_tf.models import seeding
 from antigan_tf.utils import checks
-from antigan_tf.defense import monitoring
-from antigan_tf.defense.gan import WGANGP
-from antigan_tf.models import builders
 
 # Pixel values may exceed [-1, 1] by this much (float rounding of a rescaled
 # uint8 image or of a tanh output); they are clipped.
@@ -123,7 +123,7 @@ def train_black_box_attacker(
   """Trains a WGAN-GP on the images the victim shares and samples it.
 
   DCGAN generator and critic from `antigan_tf.models` (weights initialised
-  from `seed`), `antigan_tf.defense.gan.WGANGP` with Adam(learning_rate,
+  from `seed`), `antigan_tf.gan.WGANGP` with Adam(learning_rate,
   beta_1=0, beta_2=0.9) for both networks (Gulrajani et al.), trained with
   Keras `fit` for `steps` generator updates (each after `n_critic` critic
   updates) on full batches of the images, reshuffled each pass. Training
@@ -151,7 +151,7 @@ def train_black_box_attacker(
   Raises:
     ValueError: empty, non-4-D, non-finite or out-of-range images, or a bad
       argument (the message names it).
-    antigan_tf.defense.monitoring.NonFiniteLossError: training diverged.
+    antigan_tf.gan.NonFiniteLossError: training diverged.
   """
   steps = checks.check_int(steps, 'steps', 1)
   batch_size = checks.check_int(batch_size, 'batch_size', 1)
@@ -192,7 +192,7 @@ def train_black_box_attacker(
       epochs=1,
       steps_per_epoch=steps,
       verbose=1 if progress else 0,
-      callbacks=[monitoring.NonFiniteLossGuard(), recorder],
+      callbacks=[NonFiniteLossGuard(), recorder],
   )
 
   key = _common.derive_seed(_common.base_seed(seed), _RECONSTRUCTION_STREAM)

@@ -1,5 +1,6 @@
-"""The Anti-GAN defense: losses, the WGAN-GP / Anti-GAN models, projection,
-mixing and the `Defender` facade. Plain TensorFlow, no TFF.
+"""The Anti-GAN defense: its loss terms, the `AntiGAN` model (a WGAN-GP of
+`antigan_tf.gan` with the extra generator terms of eq. 9), projection,
+mixing, the `Defender` facade and its settings. Plain TensorFlow, no TFF.
 
 Exports load lazily, so `antigan_tf.defense.config` imports without TensorFlow.
 """
@@ -8,19 +9,13 @@ from antigan_tf.utils import lazy_exports
 
 _EXPORTS = {
     'losses': 'antigan_tf.defense.losses',
-    'AntiGAN': 'antigan_tf.defense.gan',
-    'WGANGP': 'antigan_tf.defense.gan',
+    'AntiGAN': 'antigan_tf.defense.anti_gan',
     'mix_real': 'antigan_tf.defense.mixing',
     'ProjectionResult': 'antigan_tf.defense.projection',
     'project': 'antigan_tf.defense.projection',
     'Defender': 'antigan_tf.defense.defender',
     'DefenderConfig': 'antigan_tf.defense.config',
     'DefenderRunConfig': 'antigan_tf.defense.config',
-    'ImageGridCallback': 'antigan_tf.defense.monitoring',
-    'NonFiniteLossError': 'antigan_tf.defense.monitoring',
-    'NonFiniteLossGuard': 'antigan_tf.defense.monitoring',
-    'StepCSVLogger': 'antigan_tf.defense.monitoring',
-    'save_image_grid': 'antigan_tf.defense.monitoring',
     'DefenderRunResult': 'antigan_tf.defense.run',
     'run_defender': 'antigan_tf.defense.run',
 }

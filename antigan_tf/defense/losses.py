@@ -1,107 +1,27 @@
-"""Losses of the WGAN-GP and of Anti-GAN as pure functions of tensors.
+"""Losses of Anti-GAN (Luo & Zhu, eqs. 6-9) as pure functions of tensors.
 
 No Keras state here: every function maps tensors to tensors, so each can be
-checked against hand-computed values and reused in any training loop.
+checked against hand-computed values. The WGAN-GP's own losses are in
+`antigan_tf.gan.losses`.
 
-Sign conventions (all are quantities to *minimise*):
-
-* critic:    E[D(G(z))] - E[D(x)]                  (Arjovsky et al., eq. 4)
-* generator: -E[D(G(z))]
-* gradient penalty: E[(||grad_xhat D(xhat)||_2 - 1)^2], xhat = a x + (1-a) G(z),
-  a ~ U[0, 1] per sample (Gulrajani et al., 2017)
-* Anti-GAN (Luo & Zhu, eqs. 6-9): lambda1 * L_sim - s * lambda2 * L_obf with
-  L_sim = ||G(z) - t||_2^2 (summed over pixels, averaged over the batch),
-  L_obf = log Var(G(z)) (each image's pixel variance, averaged over the batch)
-  and s = +1 to maximise the variance (eq. 7) or -1 to minimise it (eq. 8).
+Eq. 9 adds to the WGAN-GP generator loss -E[D(G(z))] the term (to *minimise*)
+lambda1 * L_sim - s * lambda2 * L_obf with
+L_sim = ||G(z) - t||_2^2 (summed over pixels, averaged over the batch),
+L_obf = log Var(G(z)) (each image's pixel variance, averaged over the batch)
+and s = +1 to maximise the variance (eq. 7) or -1 to minimise it (eq. 8).
+`anti_gan_terms` combines the two values and is the one place that writes
+that sum; `anti_gan_objective` computes them from images first.
 """
-
-from collections.abc import Callable
-from typing import Optional
 
 import tensorflow as tf
 
-TARGET_MODES = ('per_sample', 'mean', 'mean_maxpool')
-VARIANCE_MODES = ('max', 'min')
-# Inside the sqrt of the gradient norm (its gradient is infinite at 0) and
-# inside the log of the variance (a constant image has variance 0).
-GRADIENT_NORM_EPSILON = 1e-12
+# The modes are the choices of the settings, declared with them.
+from antigan_tf.defense.config import TARGET_MODES
+from antigan_tf.defense.config import VARIANCE_MODES
+from antigan_tf.gan import losses as gan_losses
+
+# Inside the log of the variance: a constant image has variance 0.
 VARIANCE_EPSILON = 1e-8
-
-
-def critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
-  """WGAN critic loss E[D(fake)] - E[D(real)] (minimised by the critic)."""
-  return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)
-
-
-def generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
-  """WGAN generator loss -E[D(G(z))]."""
-  return -tf.reduce_mean(fake_scores)
-
-
-def wasserstein_estimate(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
-  """E[D(real)] - E[D(fake)]: the critic's estimate of the W1 distance."""
-  return tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores)
-
-
-def interpolate(real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
-  """alpha * real + (1 - alpha) * fake, alpha broadcast per sample.
-
-  Args:
-    real: (B, ...) real images.
-    fake: (B, ...) generated images.
-    alpha: (B,) weights in [0, 1].
-
-  Returns:
-    (B, ...) interpolated images.
-  """
-  alpha = tf.reshape(tf.cast(alpha, real.dtype), [-1] + [1] * (real.shape.rank - 1))
-  return alpha * real + (1.0 - alpha) * fake
-
-
-def sample_interpolation_weights(batch_size, dtype=tf.float32, seed=None) -> tf.Tensor:
-  """One weight per sample, uniform in [0, 1] (not a normal: a keras.io bug)."""
-  return tf.random.uniform([batch_size], 0.0, 1.0, dtype=dtype, seed=seed)
-
-
-def gradient_penalty(
-    critic: Callable[[tf.Tensor], tf.Tensor],
-    real: tf.Tensor,
-    fake: tf.Tensor,
-    *,
-    alpha: Optional[tf.Tensor] = None,
-    epsilon: float = GRADIENT_NORM_EPSILON,
-) -> tf.Tensor:
-  """Gulrajani et al.'s penalty E[(||grad D(xhat)||_2 - 1)^2].
-
-  The norm runs over all non-batch axes, with `epsilon` inside the sqrt so the
-  penalty stays differentiable where the gradient vanishes.
-
-  Args:
-    critic: maps (B, ...) images to (B, 1) or (B,) scores.
-    real: (B, ...) real images.
-    fake: (B, ...) generated images, same shape.
-    alpha: optional (B,) interpolation weights; default U[0, 1] per sample.
-    epsilon: added to the squared norm before the sqrt.
-
-  Returns:
-    Scalar penalty (without its weight).
-  """
-  if alpha is None:
-    alpha = sample_interpolation_weights(tf.shape(real)[0], real.dtype)
-  mixed = interpolate(real, fake, alpha)
-  with tf.GradientTape() as tape:
-    tape.watch(mixed)
-    scores = critic(mixed)
-  return penalty_from_gradients(tape.gradient(scores, mixed), epsilon=epsilon)
-
-
-def penalty_from_gradients(
-    grads: tf.Tensor, *, epsilon: float = GRADIENT_NORM_EPSILON
-) -> tf.Tensor:
-  """E[(||g||_2 - 1)^2] over the batch, the norm over all non-batch axes."""
-  axes = list(range(1, grads.shape.rank))
-  norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=axes) + epsilon)
-  return tf.reduce_mean(tf.square(norms - 1.0))
 
 
 def _check_mode(mode: str, valid, argname: str) -> None:
@@ -170,11 +90,19 @@ def similarity_loss(
   return tf.reduce_mean(per_sample) if reduce else per_sample
 
 
-def pixel_variance(images: tf.Tensor, *, reduce: bool = True) -> tf.Tensor:
-  """Each image's variance over all its pixels; batch mean if `reduce`."""
-  axes = list(range(1, images.shape.rank))
-  per_sample = tf.math.reduce_variance(images, axis=axes)
-  return tf.reduce_mean(per_sample) if reduce else per_sample
+def obfuscation_from_variance(
+    variance: tf.Tensor, *, epsilon: float = VARIANCE_EPSILON
+) -> tf.Tensor:
+  """L_obf = log(variance + epsilon), from an already computed pixel variance.
+
+  Args:
+    variance: scalar or (B,) from `antigan_tf.gan.losses.pixel_variance`.
+    epsilon: keeps the log finite for constant images.
+
+  Returns:
+    Tensor of the shape of `variance`.
+  """
+  return tf.math.log(variance + epsilon)
 
 
 def obfuscation_loss(
@@ -191,13 +119,51 @@ def obfuscation_loss(
   Returns:
     Scalar or (B,) loss.
   """
-  return tf.math.log(pixel_variance(images, reduce=reduce) + epsilon)
+  return obfuscation_from_variance(
+      gan_losses.pixel_variance(images, reduce=reduce), epsilon=epsilon)
 
 
 def variance_sign(variance_mode: str) -> float:
   """+1 for 'max' (eq. 7, sharper images), -1 for 'min' (eq. 8, greyish)."""
   _check_mode(variance_mode, VARIANCE_MODES, 'variance_mode')
   return 1.0 if variance_mode == 'max' else -1.0
+
+
+def anti_gan_terms(
+    similarity: tf.Tensor,
+    obfuscation: tf.Tensor,
+    *,
+    lambda1: float,
+    lambda2: float,
+    variance_mode: str = 'max',
+) -> tf.Tensor:
+  """lambda1 * L_sim - s * lambda2 * L_obf from the values of L_sim and L_obf.
+
+  The term eq. 9 adds to the generator loss, written here only: `AntiGAN`
+  calls it with the values it also tracks, `anti_gan_objective` with values
+  computed from images. A term whose lambda is 0 is not added, so
+  lambda1 = lambda2 = 0 gives exactly 0 even where a term is NaN.
+
+  Args:
+    similarity: L_sim, scalar or (B,) (from `similarity_loss`).
+    obfuscation: L_obf, of the same shape (from `obfuscation_loss`).
+    lambda1: weight of L_sim (>= 0).
+    lambda2: weight of L_obf (>= 0).
+    variance_mode: 'max' or 'min'.
+
+  Returns:
+    Tensor of the shape and dtype of `similarity`.
+
+  Raises:
+    ValueError: unknown `variance_mode`.
+  """
+  sign = variance_sign(variance_mode)
+  total = tf.zeros_like(similarity)
+  if lambda1:
+    total += lambda1 * similarity
+  if lambda2:
+    total -= sign * lambda2 * obfuscation
+  return total
 
 
 def anti_gan_objective(
@@ -211,9 +177,9 @@ def anti_gan_objective(
     pool_size: int = 2,
     reduce: bool = True,
 ) -> tf.Tensor:
-  """lambda1 * L_sim - s * lambda2 * L_obf, the term eq. 9 adds to G's loss.
+  """lambda1 * L_sim - s * lambda2 * L_obf of images, see `anti_gan_terms`.
 
-  Terms whose lambda is 0 are skipped entirely, so lambda1 = lambda2 = 0 adds
+  Terms whose lambda is 0 are not computed, so lambda1 = lambda2 = 0 adds
   exactly 0 (plain WGAN-GP), even for images that would make a term NaN.
 
   Args:
@@ -228,14 +194,18 @@ def anti_gan_objective(
 
   Returns:
     Scalar or (B,) objective.
+
+  Raises:
+    ValueError: unknown `variance_mode`, or unknown `target_mode` with
+      lambda1 > 0.
   """
-  sign = variance_sign(variance_mode)
-  batch = tf.shape(generated)[0]
-  total = tf.zeros([] if reduce else [batch], generated.dtype)
+  variance_sign(variance_mode)  # Validates before any work.
+  # A skipped term is a zero of the right shape; `anti_gan_terms` drops it.
+  skipped = tf.zeros([] if reduce else [tf.shape(generated)[0]], generated.dtype)
+  similarity = skipped
   if lambda1:
-    total += lambda1 * similarity_loss(
-        generated, target, mode=target_mode, pool_size=pool_size, reduce=reduce
-    )
-  if lambda2:
-    total -= sign * lambda2 * obfuscation_loss(generated, reduce=reduce)
-  return total
+    similarity = similarity_loss(
+        generated, target, mode=target_mode, pool_size=pool_size, reduce=reduce)
+  obfuscation = obfuscation_loss(generated, reduce=reduce) if lambda2 else skipped
+  return anti_gan_terms(
+      similarity, obfuscation, lambda1=lambda1, lambda2=lambda2, variance_mode=variance_mode)

@@ -34,7 +34,7 @@ from typing import Optional, Union
 import numpy as np
 import tensorflow as tf
 
-from antigan_tf.defense import losses
+from antigan_tf.gan import losses
 from antigan_tf.metrics import _validation
 from antigan_tf.utils import checks
 
@@ -426,9 +426,9 @@ def summarize(values, *, percentile: float = PERCENTILE) -> dict[str, float]:
 def pixel_variance(images) -> float:
   """Mean over images of each image's pixel variance (the paper's Var(G(z))).
 
-  The same definition as `antigan_tf.defense.losses.pixel_variance` (population
+  The same definition as `antigan_tf.gan.losses.pixel_variance` (population
   variance over all pixels and channels of one image, then the batch mean),
-  which it calls, in float64.
+  which it calls, in float64, after checking the images.
 
   Args:
     images: (N, H, W, C) images in [-1, 1].

@@ -13,11 +13,11 @@ import pytest
 import tensorflow as tf
 
 from antigan_tf.data import load_dataset
-from antigan_tf.defense import monitoring
 from antigan_tf.defense import run as run_lib
 from antigan_tf.defense.defender import Defender
 from antigan_tf.defense.config import DefenderConfig
 from antigan_tf.defense.config import DefenderRunConfig
+from antigan_tf.gan import NonFiniteLossError
 
 _SHAPE = (8, 8, 1)
 # Tiny networks; 32 images in batches of 16 = 2 generator steps per epoch.
@@ -123,7 +123,7 @@ def test_nan_during_training_raises_and_keeps_the_last_good_checkpoint(tmp_path)
   defender = Defender(_SHAPE, **_TINY)
   defender.fit(x, output_dir=out, epochs=1, verbose=0)
   good = [w.copy() for w in defender.generator.get_weights()]
-  with pytest.raises(monitoring.NonFiniteLossError) as info:
+  with pytest.raises(NonFiniteLossError) as info:
     defender.fit(x, output_dir=out, epochs=3, verbose=0, callbacks=[_PoisonCritic(epoch=1)])
   error = info.value
   # Step 3 (first of epoch 2) was fine, the poison then broke step 4.
@@ -150,7 +150,7 @@ def test_fit_without_output_dir_still_guards_and_counts_epochs():
   defender = Defender(_SHAPE, **_TINY)
   defender.fit(_images(), epochs=1, verbose=0)
   assert defender.epoch == 1
-  with pytest.raises(monitoring.NonFiniteLossError):
+  with pytest.raises(NonFiniteLossError):
     defender.fit(_images(), epochs=2, verbose=0, callbacks=[_PoisonCritic(epoch=1)])
   assert defender.epoch == 1  # The broken epoch is not counted.
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from antigan_tf.defense import save_image_grid
 from antigan_tf.experiments import notebook
+from antigan_tf.gan import save_image_grid
 
 
 def _png_shape(image, tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from antigan_tf.defense import losses
+from antigan_tf.gan import losses
 from antigan_tf.metrics import similarity
 
 C1 = (0.01 * 2.0)**2  # SSIM constants for max_val = 2.

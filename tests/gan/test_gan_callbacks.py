@@ -1,4 +1,4 @@
-"""Callbacks of `antigan_tf.defense.monitoring`, driven by hand and by fit()."""
+"""Callbacks of `antigan_tf.gan.callbacks`, driven by hand and by fit()."""
 
 import csv
 import math
@@ -9,8 +9,8 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from antigan_tf.defense import monitoring
-from antigan_tf.defense.gan import AntiGAN
+from antigan_tf.gan import callbacks
+from antigan_tf.gan import WGANGP
 from antigan_tf.models import builders
 
 _SHAPE = (8, 8, 1)
@@ -22,12 +22,12 @@ def _read_csv(path):
     return list(csv.DictReader(f))
 
 
-def _tiny_gan(seed=0, **kwargs):
+def _tiny_gan(seed=0):
   tf.keras.utils.set_random_seed(seed)
-  gan = AntiGAN(
+  gan = WGANGP(
       builders.build_generator(_SHAPE, _LATENT, width=2),
       builders.build_critic(_SHAPE, width=2),
-      n_critic=1, seed=seed, **kwargs)
+      n_critic=1, seed=seed)
   gan.compile(
       generator_optimizer=tf.keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.9),
       critic_optimizer=tf.keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.9))
@@ -38,31 +38,14 @@ def _images(n=24, seed=0):
   return np.random.default_rng(seed).uniform(-1, 1, (n, *_SHAPE)).astype(np.float32)
 
 
-# ------------------------------------------------------------------ image grid
-
-
-def test_image_grid_layout_and_pixel_mapping():
-  images = np.full((10, 8, 6, 1), -1.0, np.float32)
-  images[3] = 1.0
-  grid = monitoring.image_grid(images, padding=1)
-  # ceil(sqrt(10)) = 4 columns, 3 rows, 1-pixel white borders.
-  assert grid.shape == (3 * 9 + 1, 4 * 7 + 1) and grid.dtype == np.uint8
-  assert grid[0].min() == 255  # Top border.
-  assert grid[1:9, 1:7].max() == 0  # Tile 0: -1 -> 0.
-  assert grid[1:9, 1 + 3 * 7:7 + 3 * 7].min() == 255  # Tile 3: +1 -> 255.
-  rgb = monitoring.image_grid(np.zeros((4, 8, 8, 3), np.float32), padding=0)
-  assert rgb.shape == (16, 16, 3) and np.all(rgb == 128)  # 0 -> 127.5 -> 128.
-  with pytest.raises(ValueError, match='shape'):
-    monitoring.image_grid(np.zeros((0, 8, 8, 1)))
-  with pytest.raises(ValueError, match='C in'):
-    monitoring.image_grid(np.zeros((2, 8, 8, 2)))
+# ------------------------------------------------------- image grid callback
 
 
 @pytest.mark.parametrize('channels, mode', [(1, 'L'), (3, 'RGB')])
 def test_image_grid_callback_driven_by_hand_uses_a_fixed_z(tmp_path, channels, mode):
   tf.keras.utils.set_random_seed(0)
   generator = builders.build_generator((8, 8, channels), _LATENT, width=2)
-  callback = monitoring.ImageGridCallback(str(tmp_path), every_n_steps=2, num_images=9, seed=3)
+  callback = callbacks.ImageGridCallback(str(tmp_path), every_n_steps=2, num_images=9, seed=3)
   callback.set_model(types.SimpleNamespace(generator=generator))  # No optimizer: counts batches.
   callback.on_train_begin()
   for batch in range(4):
@@ -89,8 +72,8 @@ def test_image_grid_callback_driven_by_hand_uses_a_fixed_z(tmp_path, channels, m
 
 
 def test_image_grid_callback_in_fit_uses_the_generator_step(tmp_path):
-  gan = _tiny_gan(target_images=_images())
-  callback = monitoring.ImageGridCallback(str(tmp_path), every_n_steps=2, num_images=4)
+  gan = _tiny_gan()
+  callback = callbacks.ImageGridCallback(str(tmp_path), every_n_steps=2, num_images=4)
   gan.fit(_images(), batch_size=8, epochs=1, verbose=0, callbacks=[callback])  # 3 steps.
   assert sorted(p.name for p in tmp_path.iterdir()) == ['grid_final.png', 'grid_step_000002.png']
   with Image.open(tmp_path / 'grid_final.png') as image:
@@ -99,9 +82,9 @@ def test_image_grid_callback_in_fit_uses_the_generator_step(tmp_path):
 
 def test_image_grid_callback_rejects_bad_arguments(tmp_path):
   with pytest.raises(ValueError, match='every_n_steps'):
-    monitoring.ImageGridCallback(str(tmp_path), every_n_steps=0)
+    callbacks.ImageGridCallback(str(tmp_path), every_n_steps=0)
   with pytest.raises(ValueError, match='num_images'):
-    monitoring.ImageGridCallback(str(tmp_path), num_images=-1)
+    callbacks.ImageGridCallback(str(tmp_path), num_images=-1)
 
 
 # ------------------------------------------------------------------ step CSV
@@ -113,7 +96,7 @@ def _logs(step):
 
 def test_step_csv_logger_driven_by_hand_appends_on_resume(tmp_path):
   path = tmp_path / 'sub' / 'losses.csv'
-  logger = monitoring.StepCSVLogger(str(path))
+  logger = callbacks.StepCSVLogger(str(path))
   logger.on_train_begin()
   logger.on_epoch_begin(0)
   for step in (1, 2, 3):
@@ -122,7 +105,7 @@ def test_step_csv_logger_driven_by_hand_appends_on_resume(tmp_path):
     assert len(_read_csv(path)) == step
   logger.on_train_end()
 
-  resumed = monitoring.StepCSVLogger(str(path))
+  resumed = callbacks.StepCSVLogger(str(path))
   resumed.on_train_begin()
   resumed.on_epoch_begin(1)
   for step in (4, 5):
@@ -139,12 +122,12 @@ def test_step_csv_logger_driven_by_hand_appends_on_resume(tmp_path):
 
 def test_step_csv_logger_in_fit_logs_per_step_values(tmp_path):
   path = tmp_path / 'losses.csv'
-  gan = _tiny_gan(target_images=_images(), lambda2=1.0)
+  gan = _tiny_gan()
   history = gan.fit(_images(), batch_size=8, epochs=2, verbose=0,
-                    callbacks=[monitoring.StepCSVLogger(str(path))])
+                    callbacks=[callbacks.StepCSVLogger(str(path))])
   rows = _read_csv(path)
   expected = ['step', 'epoch', 'critic_loss', 'generator_loss', 'gradient_penalty',
-              'wasserstein', 'similarity_loss', 'obfuscation_loss', 'pixel_variance']
+              'wasserstein']
   assert list(rows[0]) == expected
   assert [int(r['step']) for r in rows] == [1, 2, 3, 4, 5, 6]
   assert [int(r['epoch']) for r in rows] == [0, 0, 0, 1, 1, 1]
@@ -163,7 +146,7 @@ def test_step_csv_logger_in_fit_logs_per_step_values(tmp_path):
 
   # Resume: a second fit continues the step numbers of the same optimizer.
   gan.fit(_images(), batch_size=8, epochs=3, initial_epoch=2, verbose=0,
-          callbacks=[monitoring.StepCSVLogger(str(path))])
+          callbacks=[callbacks.StepCSVLogger(str(path))])
   rows = _read_csv(path)
   assert [int(r['step']) for r in rows] == list(range(1, 10))
   assert [int(r['epoch']) for r in rows][-3:] == [2, 2, 2]
@@ -176,10 +159,10 @@ def test_step_csv_logger_drops_rows_after_the_restored_step(tmp_path):
     writer.writerow(['step', 'epoch', 'critic_loss'])
     for step in range(1, 7):
       writer.writerow([step, (step - 1) // 3, -step])
-  gan = _tiny_gan(target_images=_images())
+  gan = _tiny_gan()
   gan.generator_optimizer.iterations.assign(3)  # As if restored at step 3.
   gan.fit(_images(8), batch_size=8, epochs=2, initial_epoch=1, verbose=0,
-          callbacks=[monitoring.StepCSVLogger(str(path))])
+          callbacks=[callbacks.StepCSVLogger(str(path))])
   rows = _read_csv(path)
   assert [int(r['step']) for r in rows] == [1, 2, 3, 4]
   assert [float(r['critic_loss']) for r in rows[:3]] == [-1.0, -2.0, -3.0]
@@ -191,11 +174,11 @@ def test_step_csv_logger_drops_rows_after_the_restored_step(tmp_path):
 
 @pytest.mark.parametrize('bad_value', [float('nan'), float('inf')])
 def test_non_finite_guard_names_step_metric_and_last_finite_values(bad_value):
-  guard = monitoring.NonFiniteLossGuard()
+  guard = callbacks.NonFiniteLossGuard()
   guard.on_train_begin()
   guard.on_train_batch_end(0, {'critic_loss': -0.5, 'generator_loss': 1.25})
   guard.on_train_batch_end(1, {'critic_loss': -0.75, 'generator_loss': 2.5})
-  with pytest.raises(monitoring.NonFiniteLossError) as info:
+  with pytest.raises(callbacks.NonFiniteLossError) as info:
     guard.on_train_batch_end(2, {'critic_loss': -1.0, 'generator_loss': bad_value})
   error = info.value
   assert isinstance(error, RuntimeError)
@@ -209,15 +192,15 @@ def test_non_finite_guard_names_step_metric_and_last_finite_values(bad_value):
 
 
 def test_non_finite_guard_first_step_has_no_last_finite_values():
-  guard = monitoring.NonFiniteLossGuard()
+  guard = callbacks.NonFiniteLossGuard()
   guard.on_train_begin()
-  with pytest.raises(monitoring.NonFiniteLossError, match='No earlier step') as info:
+  with pytest.raises(callbacks.NonFiniteLossError, match='No earlier step') as info:
     guard.on_train_batch_end(0, {'critic_loss': float('nan'), 'generator_loss': 1.0})
   assert info.value.step == 1 and info.value.last_finite == {}
 
 
 def test_non_finite_guard_stops_fit_at_the_poisoned_step(tmp_path):
-  gan = _tiny_gan(target_images=_images())
+  gan = _tiny_gan()
 
   class Poison(tf.keras.callbacks.Callback):
 
@@ -226,10 +209,10 @@ def test_non_finite_guard_stops_fit_at_the_poisoned_step(tmp_path):
         weights = self.model.critic.trainable_variables[0]
         weights.assign(tf.fill(weights.shape, math.nan))
 
-  logger = monitoring.StepCSVLogger(str(tmp_path / 'losses.csv'))
-  with pytest.raises(monitoring.NonFiniteLossError) as info:
+  logger = callbacks.StepCSVLogger(str(tmp_path / 'losses.csv'))
+  with pytest.raises(callbacks.NonFiniteLossError) as info:
     gan.fit(_images(), batch_size=8, epochs=1, verbose=0,
-            callbacks=[logger, monitoring.NonFiniteLossGuard(), Poison()])
+            callbacks=[logger, callbacks.NonFiniteLossGuard(), Poison()])
   logger.close()
   error = info.value
   assert error.step == 3 and error.last_finite_step == 2

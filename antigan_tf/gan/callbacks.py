@@ -1,6 +1,7 @@
 """Keras callbacks that watch a GAN while it trains.
 
-* `ImageGridCallback`: PNG grids of G(z) for one fixed z, every N steps.
+* `ImageGridCallback`: PNG grids of G(z) for one fixed z, every N steps
+  (drawn by `antigan_tf.gan.image_grids`).
 * `StepCSVLogger`: one CSV row per training step (the paper's Fig. 13 plots
   the generator loss over training).
 * `NonFiniteLossGuard`: stops training with `NonFiniteLossError` at the first
@@ -12,12 +13,12 @@ and progress from Keras's progress bar (`fit(verbose=1)`).
 Per-step values. Keras reports, after each batch, the running mean of every
 metric since the start of the epoch. The step logger and the guard report
 the value of *this* step instead: for a `tf.keras.metrics.Mean` tracker of the
-model (all of `WGANGP`'s and `AntiGAN`'s are), the step's value is
+model (all of `WGANGP`'s and its subclasses' are), the step's value is
 (total - previous total) / (count - previous count), read from the tracker's
 own variables; other entries of `logs` are used as they are.
 
-Global step. For a model with a `generator_optimizer` (the GANs of
-`antigan_tf.defense.gan`) the step is that optimizer's `iterations`: the
+Global step. For a model with a `generator_optimizer` (`WGANGP` and its
+subclasses) the step is that optimizer's `iterations`: the
 number of generator updates so far, which a restored checkpoint carries on
 across `fit` calls. Otherwise it is the model optimizer's `iterations`, and
 without a model (callbacks driven by hand) a counter of the batches seen.
@@ -34,13 +35,11 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from antigan_tf.gan import image_grids
 from antigan_tf.utils import io as io_utils
 
 STEP_KEY = 'step'
 EPOCH_KEY = 'epoch'
-# Border between the tiles of an image grid, in pixels, and its grey level.
-GRID_PADDING = 1
-GRID_PADDING_VALUE = 255
 
 
 class NonFiniteLossError(RuntimeError):
@@ -138,71 +137,6 @@ def _fixed_latents(num_images: int, latent_dim: int, seed: int) -> np.ndarray:
       np.float32)
 
 
-def image_grid(images, *, padding: int = GRID_PADDING) -> np.ndarray:
-  """Tiles images in [-1, 1] into one uint8 grid image.
-
-  The grid has ceil(sqrt(N)) columns and as many rows as needed; tiles are
-  separated (and surrounded) by `padding` white pixels.
-
-  Args:
-    images: (N, H, W, C) array with C in {1, 3}, values in [-1, 1] (clipped).
-    padding: border width in pixels (>= 0).
-
-  Returns:
-    uint8 array (rows * (H + p) + p, cols * (W + p) + p) for C = 1, with a
-    trailing axis of 3 for C = 3.
-
-  Raises:
-    ValueError: on an empty batch or an unsupported shape.
-  """
-  images = np.asarray(images, np.float32)
-  if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.shape[0] == 0:
-    raise ValueError(
-        f'`images` must be a non-empty (N, H, W, C) array with C in {{1, 3}}, '
-        f'got shape {images.shape}.')
-  if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-    raise ValueError(f'`padding` must be an integer >= 0, got {padding!r}.')
-  n, height, width, channels = images.shape
-  cols = int(math.ceil(math.sqrt(n)))
-  rows = int(math.ceil(n / cols))
-  pixels = np.rint((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
-  grid = np.full(
-      (rows * (height + padding) + padding, cols * (width + padding) + padding, channels),
-      GRID_PADDING_VALUE, np.uint8)
-  for i in range(n):
-    r, c = divmod(i, cols)
-    top = padding + r * (height + padding)
-    left = padding + c * (width + padding)
-    grid[top:top + height, left:left + width] = pixels[i]
-  return grid[..., 0] if channels == 1 else grid
-
-
-def save_image_grid(images, path: str, *, padding: int = GRID_PADDING) -> str:
-  """Writes `image_grid(images)` as a PNG (atomically: temp file + rename).
-
-  Args:
-    images: (N, H, W, C) array in [-1, 1], C in {1, 3}.
-    path: the .png file to write; its directory is created if needed.
-    padding: border width in pixels.
-
-  Returns:
-    `path`.
-  """
-  try:
-    from PIL import Image  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    raise ImportError(
-        'Writing PNG image grids needs Pillow: pip install Pillow '
-        '(pinned in requirements/lock.txt).') from None
-  grid = image_grid(images, padding=padding)
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  tmp = f'{path}.tmp'
-  Image.fromarray(grid, mode='L' if grid.ndim == 2 else 'RGB').save(tmp, format='PNG')
-  os.replace(tmp, path)
-  return path
-
-
 class ImageGridCallback(tf.keras.callbacks.Callback):
   """Saves a PNG grid of G(z) for a fixed z every N steps and at train end.
 
@@ -258,7 +192,8 @@ class ImageGridCallback(tf.keras.callbacks.Callback):
   def save_grid(self, filename: str) -> str:
     """Generates the grid now and writes it to `output_dir/filename`."""
     images = self._generator()(tf.constant(self.latents()), training=False)
-    path = save_image_grid(np.asarray(images), os.path.join(self.output_dir, filename))
+    path = image_grids.save_image_grid(
+        np.asarray(images), os.path.join(self.output_dir, filename))
     self.saved_paths.append(path)
     return path
 

@@ -1,8 +1,10 @@
-"""WGAN-GP and Anti-GAN as subclassed Keras models with a custom `train_step`.
+"""WGAN-GP as a subclassed Keras model with a custom `train_step`.
 
-`model.fit(images)` trains them, so Keras progress bars, TensorBoard, early
+`model.fit(images)` trains it, so Keras progress bars, TensorBoard, early
 stopping and checkpoint callbacks work unchanged. `compile()` takes the two
-optimizers; the losses come from `antigan_tf.defense.losses`.
+optimizers; the losses come from `antigan_tf.gan.losses`. Subclasses add
+terms to the generator's loss through `generator_extra_loss` (the Anti-GAN
+defense does).
 
 Each `train_step` runs `n_critic` critic updates and one generator update
 inside the one function Keras compiles. The fakes of all critic updates come
@@ -11,12 +13,10 @@ in one forward pass. Random numbers come from a seeded `tf.random.Generator` own
 the model, so runs are reproducible and independent of graph layout.
 """
 
-from typing import Optional
-
 import numpy as np
 import tensorflow as tf
 
-from antigan_tf.defense import losses
+from antigan_tf.gan import losses
 from antigan_tf.utils import checks
 
 
@@ -130,9 +130,16 @@ class WGANGP(tf.keras.Model):
     return c_loss, penalty, losses.wasserstein_estimate(real_scores, fake_scores)
 
   def generator_extra_loss(self, fake: tf.Tensor, real: tf.Tensor):
-    """Hook for subclasses: (extra generator loss, {tracker: value}).
+    """Hook for subclasses: a term added to the generator loss -E[D(G(z))].
 
     The base WGAN-GP adds nothing.
+
+    Args:
+      fake: (B, H, W, C) images of this generator update (on the tape).
+      real: (B, H, W, C) the real images of the batch.
+
+    Returns:
+      (extra loss or None for none, {metric tracker: value to record}).
     """
     del fake, real
     return None, {}
@@ -174,133 +181,3 @@ class WGANGP(tf.keras.Model):
         'gp_weight': self.gp_weight,
         'seed': self.seed,
     }
-
-
-class AntiGAN(WGANGP):
-  """WGAN-GP whose generator also minimises lambda1 L_sim - s lambda2 L_obf.
-
-  Eq. 9 of Luo & Zhu: the generator keeps the victim's classification
-  features (L_sim pulls G(z) towards the target t) while its visual features
-  are obfuscated (L_obf pushes the pixel variance up for 'max', down for
-  'min'). With lambda1 = lambda2 = 0 it is exactly `WGANGP`.
-  """
-
-  def __init__(
-      self,
-      generator: tf.keras.Model,
-      critic: tf.keras.Model,
-      *,
-      lambda1: float = 0.005,
-      lambda2: float = 48.0,
-      variance_mode: str = 'max',
-      target_mode: str = 'mean',
-      target_images: Optional[np.ndarray] = None,
-      pool_size: int = 2,
-      **kwargs,
-  ):
-    """Adds the Anti-GAN terms to a `WGANGP`.
-
-    Args:
-      generator: as for `WGANGP`.
-      critic: as for `WGANGP`.
-      lambda1: weight of L_sim (>= 0). The paper's Fig. 6 uses 0.005.
-      lambda2: weight of L_obf (>= 0). The paper's Fig. 6 uses 48.
-      variance_mode: 'max' (eq. 7, default) or 'min' (eq. 8).
-      target_mode: 'per_sample' (each generated image against a real image of
-        the batch), 'mean' (the pixel-wise mean of the victim's images, as in
-        the paper's experiments) or 'mean_maxpool'.
-      target_images: the victim's images, needed for 'mean'/'mean_maxpool'
-        (can also be set later with `set_target_images`).
-      pool_size: max-pool window for 'mean_maxpool'.
-      **kwargs: passed to `WGANGP` (`n_critic`, `gp_weight`, `seed`, `name`).
-
-    Raises:
-      ValueError: negative or non-finite lambdas, unknown modes.
-    """
-    super().__init__(generator, critic, **kwargs)
-    self.lambda1 = checks.check_non_negative_float(lambda1, 'lambda1')
-    self.lambda2 = checks.check_non_negative_float(lambda2, 'lambda2')
-    losses.variance_sign(variance_mode)  # Validates.
-    if target_mode not in losses.TARGET_MODES:
-      raise ValueError(
-          f'`target_mode` must be one of {losses.TARGET_MODES}, got {target_mode!r}.'
-      )
-    self.variance_mode = variance_mode
-    self.target_mode = target_mode
-    self.pool_size = int(pool_size)
-    target_shape = (1, *self.image_shape)
-    if target_mode == 'mean_maxpool':
-      h, w, c = self.image_shape
-      target_shape = (1, h // self.pool_size, w // self.pool_size, c)
-    # A variable, so checkpoints carry the target with the weights.
-    self.target = tf.Variable(tf.zeros(target_shape), trainable=False, name='sim_target')
-    self.has_target = target_mode == 'per_sample'
-    if target_images is not None:
-      self.set_target_images(target_images)
-    self.similarity_tracker = tf.keras.metrics.Mean(name='similarity_loss')
-    self.obfuscation_tracker = tf.keras.metrics.Mean(name='obfuscation_loss')
-    self.variance_tracker = tf.keras.metrics.Mean(name='pixel_variance')
-
-  def set_target_images(self, images) -> None:
-    """Computes the L_sim target from the victim's real images."""
-    images = tf.convert_to_tensor(images, tf.float32)
-    if tuple(images.shape[1:]) != self.image_shape:
-      raise ValueError(
-          f'`target_images` must have shape (N, {", ".join(map(str, self.image_shape))}), '
-          f'got {tuple(images.shape)}.'
-      )
-    if self.target_mode != 'per_sample':
-      self.target.assign(
-          losses.similarity_target(images, mode=self.target_mode, pool_size=self.pool_size)
-      )
-    self.has_target = True
-
-  @property
-  def metrics(self):
-    return super().metrics + [
-        self.similarity_tracker, self.obfuscation_tracker, self.variance_tracker
-    ]
-
-  def train_step(self, data):
-    if not self.has_target:
-      raise ValueError(
-          f"target_mode={self.target_mode!r} needs the victim's images: pass "
-          '`target_images=` or call `set_target_images(x)` before fit().'
-      )
-    return super().train_step(data)
-
-  def _target_for(self, real: tf.Tensor) -> tf.Tensor:
-    return real if self.target_mode == 'per_sample' else self.target
-
-  def generator_extra_loss(self, fake, real):
-    # L_sim and the variance are computed once and serve both the loss and
-    # the trackers (monitored whatever the lambdas).
-    sim = losses.similarity_loss(
-        fake, self._target_for(real), mode=self.target_mode, pool_size=self.pool_size)
-    variance = losses.pixel_variance(fake)
-    obf = tf.math.log(variance + losses.VARIANCE_EPSILON)
-    metrics = {
-        self.similarity_tracker: tf.stop_gradient(sim),
-        self.obfuscation_tracker: tf.stop_gradient(obf),
-        self.variance_tracker: tf.stop_gradient(variance),
-    }
-    if not (self.lambda1 or self.lambda2):
-      return None, metrics  # Exactly the WGAN-GP generator loss.
-    # Zero-weight terms are left out, as in `losses.anti_gan_objective`.
-    extra = tf.zeros([], fake.dtype)
-    if self.lambda1:
-      extra += self.lambda1 * sim
-    if self.lambda2:
-      extra -= losses.variance_sign(self.variance_mode) * self.lambda2 * obf
-    return extra, metrics
-
-  def get_config(self):
-    config = super().get_config()
-    config.update(
-        lambda1=self.lambda1,
-        lambda2=self.lambda2,
-        variance_mode=self.variance_mode,
-        target_mode=self.target_mode,
-        pool_size=self.pool_size,
-    )
-    return config
