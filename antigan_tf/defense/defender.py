@@ -39,7 +39,7 @@ from antigan_tf.defense import projection
 from antigan_tf.defense.anti_gan import AntiGAN
 from antigan_tf.defense.config import TRAINING_FIELDS
 from antigan_tf.defense.config import DefenderConfig
-from antigan_tf.gan import callbacks
+from antigan_tf.gan import callbacks as gan_callbacks
 from antigan_tf.models import builders
 from antigan_tf.utils import checks
 from antigan_tf.utils import io as io_utils
@@ -124,7 +124,7 @@ class _EpochEnd(tf.keras.callbacks.Callback):
     bad = _non_finite_keys(logs)
     if bad:  # NonFiniteLossGuard normally stops training before this.
       values = {k: float(np.asarray(v)) for k, v in logs.items()}
-      raise callbacks.NonFiniteLossError(self._model_step(), values, bad, {}, None)
+      raise gan_callbacks.NonFiniteLossError(self._model_step(), values, bad, {}, None)
     self._epoch.assign(epoch + 1)
     if self._manager is not None:
       self.saved.append(self._manager.save(checkpoint_number=epoch + 1))
@@ -366,13 +366,13 @@ class Defender:
       self.restore_checkpoint(output_dir)
       manager = tf.train.CheckpointManager(
           self.checkpoint, checkpoint_dir, max_to_keep=CHECKPOINTS_TO_KEEP)
-      csv_logger = callbacks.StepCSVLogger(_FILES(output_dir).losses_csv)
+      csv_logger = gan_callbacks.StepCSVLogger(_FILES(output_dir).losses_csv)
       own_callbacks.append(csv_logger)
     self.gan.set_target_images(x)
     self._has_sim_target = True
-    own_callbacks.append(callbacks.NonFiniteLossGuard())
+    own_callbacks.append(gan_callbacks.NonFiniteLossGuard())
     if output_dir is not None:
-      own_callbacks.append(callbacks.ImageGridCallback(
+      own_callbacks.append(gan_callbacks.ImageGridCallback(
           _FILES(output_dir).images_dir,
           every_n_steps=self.config.image_grid_every_n_steps,
           num_images=self.config.image_grid_num_images,

@@ -341,7 +341,7 @@ def test_config_defaults_normalisation_and_unknown_fields():
 
 
 def test_run_defender_config_holds_every_defender_setting_with_its_default():
-  flat = DefenderRunConfig().to_flat()
+  flat = DefenderRunConfig(output_dir='run').to_flat()
   defaults = DefenderConfig()
   for field in dataclasses.fields(DefenderConfig):
     assert flat[field.name] == getattr(defaults, field.name), field.name
