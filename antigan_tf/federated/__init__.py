@@ -12,7 +12,6 @@ from antigan_tf.federated.processes import build_model_fn
 from antigan_tf.federated.runtime import ManagedRuntime
 from antigan_tf.federated.runtime import NotMergeableError
 from antigan_tf.federated.runtime import WorkerLostError
-from antigan_tf.federated.runtime import managed_runtime
 from antigan_tf.federated.training import CheckpointError
 from antigan_tf.federated.training import FederatedResult
 from antigan_tf.federated.training import run_federated

@@ -742,11 +742,3 @@ def _drop_tff_default_context():
 
 
 atexit.register(_drop_tff_default_context)
-
-
-@contextlib.contextmanager
-def managed_runtime(**kwargs):
-  """`with managed_runtime(num_workers=2): ...` -- see `ManagedRuntime`."""
-  runtime = ManagedRuntime(**kwargs)
-  with runtime:
-    yield runtime
