@@ -1,5 +1,6 @@
-"""TFF wiring: the managed runtime, client data, the FedAvg / DP-FedAvg
-processes, the victim's preprocessing hook and the federated experiment.
+"""TFF wiring: the managed runtime and its workers, client data, the FedAvg /
+DP-FedAvg processes, the victim's preprocessing hook and the federated
+experiment.
 
 The only subpackage that imports TensorFlow Federated.
 """
@@ -11,9 +12,9 @@ from antigan_tf.federated.processes import build_learning_process
 from antigan_tf.federated.processes import build_model_fn
 from antigan_tf.federated.runtime import ManagedRuntime
 from antigan_tf.federated.runtime import NotMergeableError
-from antigan_tf.federated.runtime import WorkerLostError
 from antigan_tf.federated.training import CheckpointError
 from antigan_tf.federated.training import FederatedResult
 from antigan_tf.federated.training import run_federated
 from antigan_tf.federated.victim import anti_gan_transform
 from antigan_tf.federated.victim import dataset_transform_hook
+from antigan_tf.federated.workers import WorkerLostError

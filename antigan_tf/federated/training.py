@@ -60,6 +60,7 @@ from antigan_tf.federated import client_data as client_data_lib
 from antigan_tf.federated import processes
 from antigan_tf.federated import runtime as runtime_lib
 from antigan_tf.federated import victim as victim_lib
+from antigan_tf.federated import workers as workers_lib
 from antigan_tf.utils import checks
 from antigan_tf.utils import devices
 from antigan_tf.utils import io as io_utils
@@ -704,14 +705,14 @@ def _resume_hint_on_lost_worker(state_manager, output_dir):
   """Adds to a `WorkerLostError` where a re-run of the same call resumes."""
   try:
     yield
-  except runtime_lib.WorkerLostError as e:
+  except workers_lib.WorkerLostError as e:
     try:
       versions = _run_sync(state_manager.get_versions()) or []
     except Exception:  # pylint: disable=broad-except
       versions = []
     where = (f'the checkpoint of round {max(versions)}' if versions
              else 'the start (no round was checkpointed yet)')
-    raise runtime_lib.WorkerLostError(
+    raise workers_lib.WorkerLostError(
         f'{e}\nThe run in {output_dir} stopped. Run the same command again to resume from '
         f'{where}; the workers may differ (--tff_workers, --tff_worker_addresses).',
         address=e.address) from e
