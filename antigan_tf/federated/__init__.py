@@ -1,5 +1,6 @@
-"""TFF wiring: the managed runtime, client data, the FedAvg / DP-FedAvg
-processes, the victim's preprocessing hook and the federated experiment.
+"""TFF wiring: the managed runtime and its workers, client data, the FedAvg /
+DP-FedAvg processes, the victim's preprocessing hook and the federated
+experiment.
 
 The only subpackage that imports TensorFlow Federated. Its exports load
 lazily, so `antigan_tf.federated.config` (plain Python) imports without TFF.
@@ -15,8 +16,7 @@ _EXPORTS = {
     'build_model_fn': 'antigan_tf.federated.processes',
     'ManagedRuntime': 'antigan_tf.federated.runtime',
     'NotMergeableError': 'antigan_tf.federated.runtime',
-    'WorkerLostError': 'antigan_tf.federated.runtime',
-    'managed_runtime': 'antigan_tf.federated.runtime',
+    'WorkerLostError': 'antigan_tf.federated.workers',
     'CheckpointError': 'antigan_tf.federated.training',
     'FederatedResult': 'antigan_tf.federated.training',
     'run_federated': 'antigan_tf.federated.training',

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow_federated as tff
 
 from antigan_tf import layout as layout_lib
-from antigan_tf.federated import runtime as runtime_lib
+from antigan_tf.federated import workers as workers_lib
 from antigan_tf.utils.io import read_csv_rows
 
 
@@ -87,11 +87,11 @@ class RunState:
     """Adds to a `WorkerLostError` where a re-run of the same call resumes."""
     try:
       yield
-    except runtime_lib.WorkerLostError as e:
+    except workers_lib.WorkerLostError as e:
       versions = self.saved_rounds()
       where = (f'the checkpoint of round {max(versions)}' if versions
                else 'the start (no round was checkpointed yet)')
-      raise runtime_lib.WorkerLostError(
+      raise workers_lib.WorkerLostError(
           f'{e}\nThe run in {self._layout.root} stopped. Run the same command again to resume '
           f'from {where}; the workers may differ (--tff_workers, --tff_worker_addresses).',
           address=e.address) from e

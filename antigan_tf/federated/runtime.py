@@ -5,9 +5,9 @@ a `worker_binary` subprocess on the first computation and never stops it: the
 orphan outlives Python and keeps the parent's stdout pipe open (a CI job or a
 `cmd | tee` then hangs). `ManagedRuntime` instead
 
-* starts each worker itself, in its own process session, with its output in a
-  log file (never our stdout), and with a parent-death signal so even a
-  SIGKILL of Python takes the worker down;
+* starts each worker itself (`workers.WorkerProcess`: its own process session,
+  its output in a log file, a parent-death signal), isolated from the network
+  where the machine allows it;
 * waits on the gRPC stub until the worker is ready (or fails fast with the
   worker's log);
 * installs a TFF execution context that talks to those workers, so TFF never
@@ -25,399 +25,45 @@ whose partial aggregates are merged (TFF's code, not ours). A computation with
 an aggregation that depends on another cannot be split; it raises
 `NotMergeableError` instead of running on one worker.
 
-A lost worker. TFF retries a call to an unreachable worker forever (the async
-context's retry has no limit), so a dead worker would hang the run. Every call
-goes through a stub that, when a call fails, asks the worker's owner: a local
-worker whose process has exited, or a remote one unreachable for longer than
-`unreachable_timeout`, raises `WorkerLostError` naming it.
-
-Security. `worker_binary` has no flag to choose an interface: it listens on
-all of the host's interfaces, speaks plaintext gRPC and runs whatever
-computation it is sent, as its user. Local workers therefore run, where the
-machine allows it, in a private network namespace (`unshare --net`) reached
-through a Unix socket: no other host can reach them. Where it does not, they
-run unisolated and the runtime warns. Remote addresses that are not loopback
-are refused unless `allow_remote_workers=True` (use a private network or an
-SSH tunnel; see docs/security.md).
+A worker lost mid-run raises `workers.WorkerLostError` instead of TFF retrying
+it forever; `workers.py` also says how local workers are isolated and why
+remote addresses that are not loopback are refused.
 """
 
 import atexit
 import contextlib
-import functools
-import ipaddress
-import logging
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Sequence
 from typing import Optional, Union
 
-import grpc
+from absl import logging
 import portpicker
 import tensorflow_federated as tff
 
-from antigan_tf.federated import isolated_worker
+from antigan_tf.federated import workers as workers_lib
 from antigan_tf.utils.tff_worker import default_worker_binary
-from antigan_tf.utils.tff_worker import worker_command
 
-_LOG = logging.getLogger(__name__)
-
-_GRPC_MAX_MESSAGE_BYTES = 2 * 1000 * 1000 * 1000
-_GRPC_OPTIONS = [
-    ('grpc.max_message_length', _GRPC_MAX_MESSAGE_BYTES),
-    ('grpc.max_receive_message_length', _GRPC_MAX_MESSAGE_BYTES),
-    ('grpc.max_send_message_length', _GRPC_MAX_MESSAGE_BYTES),
-    # Reconnect quickly: a worker that is starting is reachable within ms.
-    ('grpc.initial_reconnect_backoff_ms', 100),
-    ('grpc.min_reconnect_backoff_ms', 100),
-    ('grpc.max_reconnect_backoff_ms', 2000),
-]
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-# The command that starts a worker for `worker_addresses` (docs/runtime-and-workers.md).
-WORKER_COMMAND = 'bin/tff_worker --port={port}'
-
-
-class WorkerLostError(RuntimeError):
-  """A TFF worker died or became unreachable while the runtime used it."""
-
-  def __init__(self, message: str, *, address: str):
-    super().__init__(message)
-    self.address = address
 
 
 class NotMergeableError(ValueError):
   """A computation cannot be split over several TFF workers."""
 
 
-def parse_worker_address(address: str) -> tuple[str, int]:
-  """Splits 'host:port' (or '[v6]:port') into (host, port).
-
-  Raises:
-    ValueError: not of that form, or the port is not in 1..65535.
-  """
-  text = str(address).strip()
-  host, sep, port = text.rpartition(':')
-  if host.startswith('[') and host.endswith(']'):
-    host = host[1:-1]
-  if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-    raise ValueError(
-        f'TFF worker address {address!r} must be host:port with a port in 1..65535 '
-        '(e.g. localhost:8000 or [::1]:8000).')
-  return host, int(port)
-
-
-def is_loopback(host: str) -> bool:
-  """True if every address `host` resolves to is a loopback address.
-
-  Raises:
-    ValueError: `host` cannot be resolved.
-  """
-  try:
-    return ipaddress.ip_address(host).is_loopback
-  except ValueError:
-    pass
-  try:
-    infos = socket.getaddrinfo(host, None)
-  except socket.gaierror as e:
-    raise ValueError(f'TFF worker host {host!r} cannot be resolved: {e}.') from e
-  return all(ipaddress.ip_address(info[4][0].split('%')[0]).is_loopback for info in infos)
-
-
-def check_worker_addresses(addresses: Sequence[str], *,
-                           allow_remote_workers: bool = False) -> list[str]:
-  """Validates worker addresses; refuses non-loopback ones unless allowed.
-
-  A worker runs any computation sent to its port, unauthenticated and
-  unencrypted, so reaching one across a network is opt-in.
+def _compile_for_workers(num_workers: int):
+  """TFF's mergeable-form compiler, with an error that names the way out.
 
   Args:
-    addresses: 'host:port' strings.
-    allow_remote_workers: accept hosts that are not loopback.
+    num_workers: the workers the computation would be split over.
 
   Returns:
-    The addresses as 'host:port' ('[v6]:port' for IPv6 literals), in order.
-
-  Raises:
-    ValueError: empty, malformed, duplicated, unresolvable, or a non-loopback
-      host without `allow_remote_workers`.
+    A `compiler_fn` for `tff.framework.MergeableCompExecutionContext`; it
+    raises `NotMergeableError` for a computation that cannot be split.
   """
-  if isinstance(addresses, str):
-    addresses = [a for a in addresses.split(',') if a.strip()]
-  if not addresses:
-    raise ValueError('No TFF worker address given.')
-  normalised = []
-  for address in addresses:
-    host, port = parse_worker_address(address)
-    if not allow_remote_workers and not is_loopback(host):
-      raise ValueError(
-          f'Refusing TFF worker address {address!r}: {host} is not a loopback address, and '
-          'a TFF worker accepts any computation over plaintext, unauthenticated gRPC. Reach '
-          f'it through an SSH tunnel (ssh -N -L {port}:localhost:{port} {host}, then use '
-          f'localhost:{port}), or pass --allow_remote_workers (allow_remote_workers=True) '
-          'if the network between the hosts is private.')
-    normalised.append(f'[{host}]:{port}' if ':' in host else f'{host}:{port}')
-  duplicated = sorted({a for a in normalised if normalised.count(a) > 1})
-  if duplicated:
-    raise ValueError(f'TFF worker address(es) given twice: {duplicated}.')
-  return normalised
-
-
-# `unshare` of util-linux: a new network namespace (only a loopback device)
-# inside a new user namespace, so no privilege is needed where the kernel
-# allows unprivileged user namespaces.
-_UNSHARE_NET = ('unshare', '--net', '--map-root-user')
-_ISOLATED_WORKER = os.path.abspath(isolated_worker.__file__)
-
-
-@functools.lru_cache(maxsize=None)
-def network_isolation_error() -> Optional[str]:
-  """None if local workers can run in a private network namespace; else why not."""
-  try:
-    # What an isolated worker needs: the namespaces, and its loopback up.
-    probe = subprocess.run([*_UNSHARE_NET, sys.executable, _ISOLATED_WORKER, '--check'],
-                           capture_output=True, text=True, timeout=60,
-                           stdin=subprocess.DEVNULL, check=False)
-  except (OSError, subprocess.TimeoutExpired) as e:
-    return f'`unshare` cannot run ({e})'
-  if probe.returncode != 0:
-    detail = probe.stderr.strip().splitlines()[-1:] or [f'exit code {probe.returncode}']
-    return f'`{" ".join(_UNSHARE_NET)}` failed: {detail[0]}'
-  return None
-
-
-class _Worker:
-  """A worker the runtime talks to: its address, channel and gRPC stub."""
-
-  def __init__(self, *, index: int, address: str):
-    self.index = index
-    self.address = address
-    self.channel = grpc.insecure_channel(address, _GRPC_OPTIONS)
-    self.stub = _MonitoredStub(tff.framework.RemoteExecutorGrpcStub(self.channel), self)
-    # What the worker did, for logs and checks: successful calls, and the
-    # CLIENTS cardinality of each executor it was asked for (its share of a
-    # round's clients; 0 for server-only steps).
-    self.calls = 0
-    self.bytes_sent = 0
-    self.bytes_received = 0
-    self.client_counts: list[int] = []
-    self.lost = False
-
-  def describe(self) -> str:
-    return f'TFF worker {self.index} ({self.address})'
-
-  def lost_reason(self, error: Exception) -> Optional[str]:
-    """Why the worker is gone, after a call failed with `error`; None if not."""
-    raise NotImplementedError
-
-  def call_succeeded(self) -> None:
-    self.calls += 1
-
-  def wait_ready(self, timeout: float) -> None:
-    """Waits until the worker accepts calls.
-
-    Raises:
-      RuntimeError: a local worker exited first (`_raise_if_exited`).
-      TimeoutError: not ready within `timeout` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    while not self.stub.is_ready:
-      self._raise_if_exited()
-      if time.monotonic() > deadline:
-        raise TimeoutError(self._not_ready_message(timeout))
-      time.sleep(0.05)
-
-  def _raise_if_exited(self) -> None:
-    pass
-
-  def _not_ready_message(self, timeout: float) -> str:
-    raise NotImplementedError
-
-  def stop(self, timeout: float = 10.0) -> None:
-    del timeout
-    with contextlib.suppress(Exception):
-      self.channel.close()
-
-
-class WorkerProcess(_Worker):
-  """A local `worker_binary` subprocess, owned (and stopped) by the runtime.
-
-  With `socket_path`, the worker runs in a private network namespace (see
-  `isolated_worker.py`) and is reached through that Unix socket; `pid` is then
-  the relay holding the worker, which exits with the worker's status.
-  """
-
-  def __init__(self, *, binary: str, port: int, log_path: str,
-               max_concurrent_computation_calls: int, index: int = 0,
-               socket_path: Optional[str] = None):
-    self.port = port
-    self.log_path = log_path
-    self.isolated = socket_path is not None
-    self._log = open(log_path, 'wb')  # pylint: disable=consider-using-with
-    command = worker_command(port=port, binary=binary,
-                             max_concurrent_computation_calls=max_concurrent_computation_calls)
-    if self.isolated:
-      command = [*_UNSHARE_NET, sys.executable, _ISOLATED_WORKER, f'--socket={socket_path}',
-                 f'--parent={os.getpid()}', '--', *command]
-    # PDEATHSIG fires when the *thread* that forked exits; runtimes are meant to
-    # be started from the main thread (documented on ManagedRuntime).
-    self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=self._log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C in a terminal goes to us, not it.
-        preexec_fn=isolated_worker.die_with_parent,
-        close_fds=True,
-    )
-    super().__init__(index=index, address=f'unix:{socket_path}' if self.isolated
-                     else f'localhost:{port}')
-
-  @property
-  def pid(self) -> int:
-    return self.process.pid
-
-  def describe(self) -> str:
-    where = 'isolated, ' if self.isolated else ''
-    return f'TFF worker {self.index} ({where}{self.address}, pid {self.pid})'
-
-  def log_tail(self, max_bytes: int = 2000) -> str:
-    try:
-      with open(self.log_path, 'rb') as f:
-        f.seek(0, os.SEEK_END)
-        f.seek(max(0, f.tell() - max_bytes))
-        return f.read().decode(errors='replace')
-    except OSError:
-      return ''
-
-  def lost_reason(self, error: Exception) -> Optional[str]:
-    unavailable = isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.UNAVAILABLE
-    try:
-      # A refused connection may race the kernel reaping the process: give it
-      # a moment then. Other errors come from a live worker (e.g. a failing op).
-      code = self.process.wait(timeout=1.0 if unavailable else 0.0)
-    except subprocess.TimeoutExpired:
-      return None
-    tail = self.log_tail().strip()
-    return (f'exited with code {code} during the run; its log is {self.log_path}'
-            + (f', which ends with:\n{tail}' if tail else ' (empty)'))
-
-  def _raise_if_exited(self) -> None:
-    if self.process.poll() is not None:
-      raise RuntimeError(
-          f'TFF worker on port {self.port} exited with code '
-          f'{self.process.returncode} before it was ready. Its log '
-          f'({self.log_path}) ends with:\n{self.log_tail()}'
-      )
-
-  def _not_ready_message(self, timeout: float) -> str:
-    return (f'TFF worker on port {self.port} was not ready after {timeout:.0f} s. '
-            f'Its log ({self.log_path}) ends with:\n{self.log_tail()}')
-
-  def stop(self, timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after `timeout`; always reaps the process."""
-    super().stop()
-    if self.process.poll() is None:
-      with contextlib.suppress(ProcessLookupError):
-        self.process.terminate()
-      try:
-        self.process.wait(timeout)
-      except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-          self.process.kill()
-        self.process.wait()
-    with contextlib.suppress(Exception):
-      self._log.close()
-
-
-class RemoteWorker(_Worker):
-  """A worker started elsewhere (`bin/tff_worker`); never stopped by us."""
-
-  def __init__(self, *, address: str, index: int, unreachable_timeout: float):
-    super().__init__(index=index, address=address)
-    self.command = WORKER_COMMAND.format(port=parse_worker_address(address)[1])
-    self._unreachable_timeout = unreachable_timeout
-    self._unreachable_since = None
-
-  def lost_reason(self, error: Exception) -> Optional[str]:
-    if not (isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.UNAVAILABLE):
-      return None
-    now = time.monotonic()
-    if self._unreachable_since is None:
-      self._unreachable_since = now
-    if now - self._unreachable_since < self._unreachable_timeout:
-      return None  # TFF retries; a brief network blip is not a lost worker.
-    return (f'has been unreachable for {now - self._unreachable_since:.0f} s '
-            f'(last error: {error.details()}). Check that `{self.command}` still runs '
-            'there and that the network or SSH tunnel is up')
-
-  def call_succeeded(self) -> None:
-    super().call_succeeded()
-    self._unreachable_since = None
-
-  def _not_ready_message(self, timeout: float) -> str:
-    return (f'{self.describe()} did not answer within {timeout:.0f} s. Start it on that '
-            f'host with `{self.command}` (docs/runtime-and-workers.md), and check '
-            'the address, the firewall or the SSH tunnel.')
-
-
-def _monitored_rpc(name):
-  def rpc(self, request):
-    try:
-      response = getattr(self._stub, name)(request)
-    except grpc.RpcError as e:  # TFF's RetryableGRPCError is one too.
-      reason = self._worker.lost_reason(e)
-      if reason is not None:
-        self._worker.lost = True
-        raise WorkerLostError(f'{self._worker.describe()} {reason}',
-                              address=self._worker.address) from e
-      raise
-    self._worker.call_succeeded()
-    # Serialized sizes: what crossed the channel, for logs and the benchmark.
-    self._worker.bytes_sent += request.ByteSize()
-    self._worker.bytes_received += response.ByteSize()
-    return response
-
-  rpc.__name__ = name
-  return rpc
-
-
-class _MonitoredStub(tff.framework.RemoteExecutorStub):
-  """TFF's gRPC stub, turning a failed call to a lost worker into an error.
-
-  Without it TFF's context retries the call forever. Disposal calls pass
-  through unchanged: TFF ignores their errors by design.
-  """
-
-  def __init__(self, stub, worker: _Worker):
-    self._stub = stub
-    self._worker = worker
-
-  get_executor = _monitored_rpc('get_executor')
-  create_value = _monitored_rpc('create_value')
-  create_struct = _monitored_rpc('create_struct')
-  create_call = _monitored_rpc('create_call')
-  create_selection = _monitored_rpc('create_selection')
-  compute = _monitored_rpc('compute')
-
-  def dispose(self, request):
-    return self._stub.dispose(request)
-
-  def dispose_executor(self, request):
-    return self._stub.dispose_executor(request)
-
-  @property
-  def is_ready(self) -> bool:
-    return self._stub.is_ready
-
-
-def _compile_for_workers(num_workers: int):
-  """TFF's mergeable-form compiler, with an error that names the way out."""
 
   def compile_fn(comp):
     try:
@@ -431,6 +77,38 @@ def _compile_for_workers(num_workers: int):
           'run_federated, num_workers=1 in ManagedRuntime).') from e
 
   return compile_fn
+
+
+def _plan_workers(
+    num_workers: Optional[int],
+    worker_addresses: Optional[Union[str, Sequence[str]]],
+    allow_remote_workers: bool,
+) -> tuple[Optional[list[str]], int]:
+  """Checks `ManagedRuntime`'s choice between local and running workers.
+
+  Args:
+    num_workers: see `ManagedRuntime`.
+    worker_addresses: see `ManagedRuntime`.
+    allow_remote_workers: see `ManagedRuntime`.
+
+  Returns:
+    The checked addresses (None for local workers) and the number of workers.
+
+  Raises:
+    ValueError: both given, a bad or refused address, or `num_workers` < 1.
+  """
+  if worker_addresses is not None:
+    if num_workers is not None:
+      raise ValueError(
+          'Pass either `num_workers` (local workers) or `worker_addresses` (running '
+          'workers), not both.')
+    addresses = workers_lib.check_worker_addresses(
+        worker_addresses, allow_remote_workers=allow_remote_workers)
+    return addresses, len(addresses)
+  num_workers = 1 if num_workers is None else num_workers
+  if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+    raise ValueError(f'`num_workers` must be a positive integer, got {num_workers!r}.')
+  return None, num_workers
 
 
 class ManagedRuntime:
@@ -487,53 +165,53 @@ class ManagedRuntime:
 
     Raises:
       ValueError: `num_workers` < 1, both `num_workers` and
-        `worker_addresses`, a bad or refused address (`check_worker_addresses`),
-        or a non-positive timeout.
+        `worker_addresses`, a bad or refused address
+        (`workers.check_worker_addresses`), or a non-positive timeout.
       FileNotFoundError: the worker binary does not exist (local workers).
+      RuntimeError: `isolate_local_workers=True` where the machine does not
+        allow it.
     """
-    if worker_addresses is not None:
-      if num_workers is not None:
-        raise ValueError(
-            'Pass either `num_workers` (local workers) or `worker_addresses` (running '
-            'workers), not both.')
-      self._addresses = check_worker_addresses(
-          worker_addresses, allow_remote_workers=allow_remote_workers)
-      num_workers = len(self._addresses)
-    else:
-      self._addresses = None
-      num_workers = 1 if num_workers is None else num_workers
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-      raise ValueError(f'`num_workers` must be a positive integer, got {num_workers!r}.')
-    if not startup_timeout > 0:
-      raise ValueError(f'`startup_timeout` must be > 0, got {startup_timeout!r}.')
-    if not unreachable_timeout > 0:
-      raise ValueError(f'`unreachable_timeout` must be > 0, got {unreachable_timeout!r}.')
+    self._addresses, self._num_workers = _plan_workers(
+        num_workers, worker_addresses, allow_remote_workers)
+    for name, timeout in (('startup_timeout', startup_timeout),
+                          ('unreachable_timeout', unreachable_timeout)):
+      if not timeout > 0:
+        raise ValueError(f'`{name}` must be > 0, got {timeout!r}.')
     self._binary = worker_binary or default_worker_binary()
-    if self._addresses is None and not os.path.isfile(self._binary):
-      raise FileNotFoundError(
-          f'TFF worker binary not found at {self._binary}; is '
-          'tensorflow-federated 0.87 installed (see docs/install.md)?'
-      )
-    if isolate_local_workers and self._addresses is None:
-      reason = network_isolation_error()
-      if reason is not None:
-        raise RuntimeError(
-            f'Local TFF workers cannot be isolated from the network here: {reason}. Pass '
-            'isolate_local_workers=None (or False) to run them on all interfaces.')
     self._isolate = isolate_local_workers
+    if self._addresses is None:
+      self._check_local_workers_can_start()
     self._socket_dir = None
     self._own_log_dir = None
-    self._num_workers = num_workers
     self._unreachable_timeout = unreachable_timeout
     self._default_num_clients = default_num_clients
     self._max_calls = max_concurrent_computation_calls
     self._startup_timeout = startup_timeout
     self._log_dir = log_dir
-    self._workers: list[_Worker] = []
+    self._workers: list[workers_lib.Worker] = []
     self._previous_context = None
     self._previous_handlers = {}
     self._lock = threading.Lock()
     self._started = False
+
+  def _check_local_workers_can_start(self) -> None:
+    """Fails now, not at `start()`, on what no retry would fix.
+
+    Raises:
+      FileNotFoundError: the worker binary does not exist.
+      RuntimeError: isolation is required and the machine does not allow it.
+    """
+    if not os.path.isfile(self._binary):
+      raise FileNotFoundError(
+          f'TFF worker binary not found at {self._binary}; is '
+          'tensorflow-federated 0.87 installed (see docs/install.md)?'
+      )
+    if self._isolate:
+      reason = workers_lib.network_isolation_error()
+      if reason is not None:
+        raise RuntimeError(
+            f'Local TFF workers cannot be isolated from the network here: {reason}. Pass '
+            'isolate_local_workers=None (or False) to run them on all interfaces.')
 
   @property
   def worker_addresses(self) -> Optional[list[str]]:
@@ -541,53 +219,75 @@ class ManagedRuntime:
     return None if self._addresses is None else list(self._addresses)
 
   @property
-  def workers(self) -> list[_Worker]:
+  def workers(self) -> list[workers_lib.Worker]:
+    """The workers in use (empty before `start()` and after `close()`)."""
     return list(self._workers)
 
   @property
   def worker_pids(self) -> list[int]:
     """PIDs of the local workers (remote ones have none here)."""
-    return [w.pid for w in self._workers if isinstance(w, WorkerProcess)]
+    return [w.pid for w in self._workers if isinstance(w, workers_lib.WorkerProcess)]
 
   def _start_workers(self) -> None:
+    """Starts or connects to every worker, then waits until all are ready."""
     if self._addresses is not None:
-      for i, address in enumerate(self._addresses):
-        self._workers.append(RemoteWorker(
-            address=address, index=i, unreachable_timeout=self._unreachable_timeout))
+      self._connect_remote_workers()
     else:
-      if self._log_dir is None:
-        log_dir = self._own_log_dir = tempfile.mkdtemp(prefix='antigan_tf-tff-workers-')
-      else:
-        log_dir = self._log_dir
-        os.makedirs(log_dir, exist_ok=True)
-      isolate = self._isolate
-      if isolate is None:
-        reason = network_isolation_error()
-        isolate = reason is None
-        if not isolate:
-          _LOG.warning(
-              'Local TFF workers run unisolated: they listen on every interface of this '
-              'host, unauthenticated, while the run lasts (%s). Keep their ports closed to '
-              'other hosts (firewall).', reason)
-      if isolate:
-        # Short path: a Unix socket path is limited to 107 bytes.
-        self._socket_dir = tempfile.mkdtemp(prefix='antigan_tf-')
-      for i in range(self._num_workers):
-        port = portpicker.pick_unused_port()
-        worker = WorkerProcess(
-            binary=self._binary,
-            port=port,
-            log_path=os.path.join(log_dir, f'worker-{i}-port{port}.log'),
-            max_concurrent_computation_calls=self._max_calls,
-            index=i,
-            socket_path=os.path.join(self._socket_dir, f'w{i}.sock') if isolate else None,
-        )
-        self._workers.append(worker)
-        _LOG.info('Started %s.', worker.describe())
+      self._start_local_workers()
     for worker in self._workers:
       worker.wait_ready(self._startup_timeout)
 
-  def _executor_factory(self, worker: _Worker):
+  def _connect_remote_workers(self) -> None:
+    for i, address in enumerate(self._addresses):
+      self._workers.append(workers_lib.RemoteWorker(
+          address=address, index=i, unreachable_timeout=self._unreachable_timeout))
+
+  def _start_local_workers(self) -> None:
+    log_dir = self._make_log_dir()
+    isolate = self._should_isolate()
+    if isolate:
+      # Short path: a Unix socket path is limited to 107 bytes.
+      self._socket_dir = tempfile.mkdtemp(prefix='antigan_tf-')
+    for i in range(self._num_workers):
+      port = portpicker.pick_unused_port()
+      worker = workers_lib.WorkerProcess(
+          binary=self._binary,
+          port=port,
+          log_path=os.path.join(log_dir, f'worker-{i}-port{port}.log'),
+          max_concurrent_computation_calls=self._max_calls,
+          index=i,
+          socket_path=os.path.join(self._socket_dir, f'w{i}.sock') if isolate else None,
+      )
+      self._workers.append(worker)
+      logging.info('Started %s.', worker.describe())
+
+  def _make_log_dir(self) -> str:
+    """The directory of the local workers' logs: `log_dir`, or one of our own."""
+    if self._log_dir is None:
+      self._own_log_dir = tempfile.mkdtemp(prefix='antigan_tf-tff-workers-')
+      return self._own_log_dir
+    os.makedirs(self._log_dir, exist_ok=True)
+    return self._log_dir
+
+  def _should_isolate(self) -> bool:
+    """Whether local workers get a private network namespace.
+
+    Returns:
+      `isolate_local_workers` if given; by default whether the machine allows
+      it, with a warning when it does not.
+    """
+    if self._isolate is not None:
+      return bool(self._isolate)
+    reason = workers_lib.network_isolation_error()
+    if reason is not None:
+      logging.warning(
+          'Local TFF workers run unisolated: they listen on every interface of this '
+          'host, unauthenticated, while the run lasts (%s). Keep their ports closed to '
+          'other hosts (firewall).', reason)
+    return reason is None
+
+  def _executor_factory(self, worker: workers_lib.Worker):
+    """A TFF executor factory whose executors run on `worker`."""
     default_num_clients = self._default_num_clients
 
     def stack_fn(cardinalities):
@@ -601,6 +301,7 @@ class ManagedRuntime:
     return tff.framework.ResourceManagingExecutorFactory(stack_fn)
 
   def _build_context(self):
+    """One worker: a sync context; several: TFF's mergeable context over them."""
     common = dict(
         compiler_fn=tff.backends.native.desugar_and_transform_to_native,
         transform_args=tff.tensorflow.transform_args,
@@ -622,6 +323,17 @@ class ManagedRuntime:
         compiler_fn=_compile_for_workers(len(self._workers)),
         transform_result=tff.tensorflow.transform_result,
     )
+
+  def _install_context(self, context) -> None:
+    """Makes `context` TFF's default, remembering the one it replaces."""
+    self._previous_context = tff.framework.get_context_stack().current
+    tff.framework.set_default_context(context)
+
+  def _restore_context(self) -> None:
+    if self._previous_context is not None:
+      with contextlib.suppress(Exception):
+        tff.framework.set_default_context(self._previous_context)
+    self._previous_context = None
 
   def _install_signal_handlers(self) -> None:
     if threading.current_thread() is not threading.main_thread():
@@ -672,17 +384,21 @@ class ManagedRuntime:
         self._stop_workers(keep_logs=True)  # The error names a log.
         atexit.unregister(self.close)
         raise
-      stack = tff.framework.get_context_stack()
-      self._previous_context = stack.current
-      tff.framework.set_default_context(context)
+      self._install_context(context)
       self._install_signal_handlers()
       self._started = True
       return self
 
   def _stop_workers(self, keep_logs: bool = False) -> None:
+    """Stops (or disconnects from) every worker and removes our directories.
+
+    Args:
+      keep_logs: keep the logs in our own temporary directory.
+    """
     for worker in self._workers:
-      _LOG.info('Closing %s: %d calls, %.1f MB sent, %.1f MB received.', worker.describe(),
-                worker.calls, worker.bytes_sent / 1e6, worker.bytes_received / 1e6)
+      logging.info('Closing %s: %d calls, %.1f MB sent, %.1f MB received.',
+                   worker.describe(), worker.calls, worker.bytes_sent / 1e6,
+                   worker.bytes_received / 1e6)
       worker.stop()
     # Logs in a directory of our own go with the workers, unless an error may
     # point at them (a lost worker names its log).
@@ -710,10 +426,7 @@ class ManagedRuntime:
     if self._started:
       self._started = False
       self._restore_signal_handlers()
-      if self._previous_context is not None:
-        with contextlib.suppress(Exception):
-          tff.framework.set_default_context(self._previous_context)
-      self._previous_context = None
+      self._restore_context()
       with contextlib.suppress(Exception):
         atexit.unregister(self.close)
 
@@ -742,11 +455,3 @@ def _drop_tff_default_context():
 
 
 atexit.register(_drop_tff_default_context)
-
-
-@contextlib.contextmanager
-def managed_runtime(**kwargs):
-  """`with managed_runtime(num_workers=2): ...` -- see `ManagedRuntime`."""
-  runtime = ManagedRuntime(**kwargs)
-  with runtime:
-    yield runtime

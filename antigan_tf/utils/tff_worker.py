@@ -2,7 +2,7 @@
 
 `bin/tff_worker` only needs to exec TFF's worker: importing TensorFlow first
 would cost seconds and fill its terminal with TF's start-up logs. The runtime
-(`antigan_tf.federated.runtime`) starts local workers with the same command.
+(`antigan_tf.federated.workers`) starts local workers with the same command.
 """
 
 import importlib.util

@@ -19,6 +19,7 @@ import tensorflow_federated as tff
 
 import helpers
 from antigan_tf.federated import runtime as runtime_lib
+from antigan_tf.federated import workers as workers_lib
 
 _CLIENT_FLOATS = tff.FederatedType(np.float32, tff.CLIENTS)
 
@@ -101,7 +102,7 @@ def test_a_killed_local_worker_is_named_instead_of_retried_forever():
     (worker_pid,) = helpers.descendant_worker_pids(victim.pid) or [victim.pid]
     os.kill(worker_pid, signal.SIGKILL)
     start = time.monotonic()
-    with pytest.raises(runtime_lib.WorkerLostError) as raised:
+    with pytest.raises(workers_lib.WorkerLostError) as raised:
       _client_sum([1.0, 2.0])
     assert time.monotonic() - start < 30
   message = str(raised.value)
@@ -115,7 +116,7 @@ def test_a_killed_local_worker_is_named_instead_of_retried_forever():
 
 def test_local_workers_are_isolated_from_the_network_where_the_machine_allows():
   # This machine (and CI) allows user and network namespaces.
-  assert runtime_lib.network_isolation_error() is None
+  assert workers_lib.network_isolation_error() is None
   with runtime_lib.ManagedRuntime(num_workers=1) as runtime:
     (worker,) = runtime.workers
     assert worker.isolated and worker.address.startswith('unix:')
@@ -133,8 +134,8 @@ def test_local_workers_are_isolated_from_the_network_where_the_machine_allows():
 
 
 def test_without_namespaces_local_workers_run_unisolated_with_a_warning(monkeypatch, caplog):
-  monkeypatch.setattr(runtime_lib, '_UNSHARE_NET', ('no-such-unshare-binary', '--net'))
-  runtime_lib.network_isolation_error.cache_clear()
+  monkeypatch.setattr(workers_lib, '_UNSHARE_NET', ('no-such-unshare-binary', '--net'))
+  workers_lib.network_isolation_error.cache_clear()
   try:
     with pytest.raises(RuntimeError, match='cannot be isolated'):
       runtime_lib.ManagedRuntime(isolate_local_workers=True)
@@ -143,7 +144,7 @@ def test_without_namespaces_local_workers_run_unisolated_with_a_warning(monkeypa
       assert _client_sum([1.0, 2.0]) == pytest.approx(3.0)
     assert 'listen on every interface' in caplog.text
   finally:
-    runtime_lib.network_isolation_error.cache_clear()
+    workers_lib.network_isolation_error.cache_clear()
 
 
 def test_running_workers_are_used_by_address_and_left_running(served_workers):
@@ -162,7 +163,7 @@ def test_an_unreachable_remote_worker_is_named_after_the_timeout(served_workers)
     assert _client_sum([1.0, 2.0]) == pytest.approx(3.0)
     procs[1].kill()
     procs[1].wait()
-    with pytest.raises(runtime_lib.WorkerLostError,
+    with pytest.raises(workers_lib.WorkerLostError,
                        match=r'TFF worker 1 \(localhost:\d+\) has been unreachable') as raised:
       _client_sum([1.0, 2.0])
     assert raised.value.address == addresses[1]
@@ -187,7 +188,7 @@ def test_a_remote_worker_that_is_not_running_fails_start_with_the_command():
     ],
 )
 def test_worker_addresses_accepted(addresses, allow, expected):
-  assert runtime_lib.check_worker_addresses(addresses, allow_remote_workers=allow) == expected
+  assert workers_lib.check_worker_addresses(addresses, allow_remote_workers=allow) == expected
 
 
 @pytest.mark.parametrize(
@@ -206,7 +207,7 @@ def test_worker_addresses_accepted(addresses, allow, expected):
 )
 def test_worker_addresses_refused(addresses, message):
   with pytest.raises(ValueError, match=message):
-    runtime_lib.check_worker_addresses(addresses)
+    workers_lib.check_worker_addresses(addresses)
 
 
 def test_local_and_remote_workers_are_exclusive():
