@@ -11,7 +11,9 @@ A federated run (`run_federated`, `bin/run_tff`):
   program_state/          checkpoints (TFF state, adversary, round);
   client_store/           the clients' data as the federation sees it;
   victim/                 real_target_class.png, shared_target_class.png,
-                          shared.npz (the shared data's cache), defender/;
+                          shared.npz (the shared data's cache),
+                          defender/class_<c>/ (a defender directory, its
+                          saved defender in saved/);
   attack/gan/             round_NNNNN.png grids and latest.npz;
   attack/black_box/       reconstructions.png and reconstructions.npz;
   leakage.json, utility.json, report.md.
@@ -117,7 +119,7 @@ class RunLayout:
     return self._path(self.VICTIM_REL, 'defender')
 
   def defender_class_dir(self, class_id: int) -> str:
-    return os.path.join(self.defender_dir, f'class_{class_id}')
+    return defender_class_dir(self.defender_dir, class_id)
 
   def defender_loss_csvs(self) -> list[str]:
     """The losses.csv of each defender run, sorted (none: [])."""
@@ -165,6 +167,11 @@ class RunLayout:
       return []
     return sorted(os.path.join(relative_dir, n) for n in os.listdir(directory)
                   if n.endswith('.png'))
+
+
+def defender_class_dir(work_dir: str, class_id: int) -> str:
+  """The defender directory of one protected class under a victim's `work_dir`."""
+  return os.path.join(work_dir, f'class_{class_id}')
 
 
 class SweepLayout:
@@ -227,6 +234,7 @@ class DefenderLayout:
   IMAGES_DIR = 'images'
   LOSSES_CSV = 'losses.csv'
   SAVED_DEFENDER_DIR = 'defender'
+  SAVED_IN_RUN_DIR = 'saved'
   OBFUSCATED_FILE = 'obfuscated.npz'
   # A saved `Defender` (`Defender.save`).
   GENERATOR_FILE = 'generator.keras'
@@ -271,3 +279,8 @@ class DefenderLayout:
   @property
   def obfuscated_npz(self) -> str:
     return self._path(self.OBFUSCATED_FILE)
+
+  @property
+  def saved_in_run_dir(self) -> str:
+    """Where a federated run's victim saves the defender of this directory."""
+    return self._path(self.SAVED_IN_RUN_DIR)

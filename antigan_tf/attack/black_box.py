@@ -24,15 +24,13 @@ import numpy as np
 import tensorflow as tf
 
 from antigan_tf.attack import _common
+from antigan_tf.data import images as images_lib
 from antigan_tf.gan.callbacks import NonFiniteLossGuard
 from antigan_tf.gan.wgan_gp import WGANGP
 from antigan_tf.models import builders
 from antigan_tf.models import seeding
 from antigan_tf.utils import checks
 
-# Pixel values may exceed [-1, 1] by this much (float rounding of a rescaled
-# uint8 image or of a tanh output); they are clipped.
-RANGE_TOLERANCE = 1e-3
 # Stateless random stream of the fixed reconstruction latents.
 _RECONSTRUCTION_STREAM = 3
 # `seeded_initialize` streams of the two networks.
@@ -55,28 +53,6 @@ class BlackBoxResult(NamedTuple):
   generator: tf.keras.Model
   reconstructions: np.ndarray
   history: dict[str, list[float]]
-
-
-def _check_images(images) -> np.ndarray:
-  """Validates the victim's shared images; float32, clipped to [-1, 1]."""
-  array = _common.as_array(images, 'images')
-  if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-    raise ValueError(f'`images` must hold numbers, got dtype {array.dtype}.')
-  if array.ndim != 4:
-    raise ValueError(f'`images` must have shape (N, H, W, C), got {array.shape}.')
-  if array.shape[0] == 0:
-    raise ValueError(
-        f'`images` is empty (shape {array.shape}): the attacker needs at least one image.')
-  array = array.astype(np.float32, copy=False)
-  bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-  if bad:
-    raise ValueError(f'`images` has {bad} NaN/inf pixel values.')
-  low, high = float(array.min()), float(array.max())
-  if low < -1.0 - RANGE_TOLERANCE or high > 1.0 + RANGE_TOLERANCE:
-    raise ValueError(
-        f'`images` pixel values must lie in [-1, 1], got min {low} and max {high} '
-        '(scale uint8 images with x / 127.5 - 1).')
-  return np.clip(array, -1.0, 1.0)
 
 
 class _StepHistory(tf.keras.callbacks.Callback):
@@ -162,7 +138,7 @@ def train_black_box_attacker(
   learning_rate = checks.check_positive_float(learning_rate, 'learning_rate')
   seed = checks.check_int(seed, 'seed', 0)
   num_reconstructions = checks.check_int(num_reconstructions, 'num_reconstructions', 1)
-  images = _check_images(images)
+  images = images_lib.check_images(images, 'images')
   image_shape = images.shape[1:]
   # Validates the image shape (ValueError naming `image_shape`).
   generator = builders.build_generator(

@@ -33,9 +33,11 @@ import numpy as np
 import tensorflow as tf
 
 from antigan_tf import layout as layout_lib
+from antigan_tf.data import images as images_lib
 from antigan_tf.defense import losses
 from antigan_tf.defense import mixing
 from antigan_tf.defense import projection
+from antigan_tf.defense import saved_defender
 from antigan_tf.defense.anti_gan import AntiGAN
 from antigan_tf.defense.config import TRAINING_FIELDS
 from antigan_tf.defense.config import DefenderConfig
@@ -44,45 +46,8 @@ from antigan_tf.models import builders
 from antigan_tf.utils import checks
 from antigan_tf.utils import io as io_utils
 
-SAVE_FORMAT_VERSION = 1
 CHECKPOINTS_TO_KEEP = 3
 _FILES = layout_lib.DefenderLayout
-GENERATOR_FILE = _FILES.GENERATOR_FILE
-CRITIC_FILE = _FILES.CRITIC_FILE
-SIM_TARGET_FILE = _FILES.SIM_TARGET_FILE
-METADATA_FILE = _FILES.METADATA_FILE
-
-
-def _check_images(x, image_shape: tuple[int, ...], name: str = 'x') -> np.ndarray:
-  """Validates images for the defender and returns them as float32."""
-  if isinstance(x, (tf.Tensor, tf.Variable)):
-    x = x.numpy()
-  try:
-    array = np.asarray(x)
-  except (TypeError, ValueError) as e:
-    raise ValueError(f'`{name}` must be an array of images: {e}') from None
-  if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-    raise ValueError(f'`{name}` must hold numbers, got dtype {array.dtype}.')
-  expected = f'(N, {", ".join(map(str, image_shape))})'
-  if array.ndim != 1 + len(image_shape) or array.shape[1:] != tuple(image_shape):
-    hint = ''
-    if array.ndim == len(image_shape) and array.shape[1:] == tuple(image_shape[:-1]):
-      hint = f' Add the channel axis: {name}[..., None].'
-    raise ValueError(
-        f'`{name}` must have shape {expected} to match the defender\'s image_shape '
-        f'{tuple(image_shape)}, got {array.shape}.{hint}')
-  if array.shape[0] == 0:
-    raise ValueError(f'`{name}` is empty (shape {array.shape}): there are no images.')
-  array = np.asarray(array, np.float32)
-  bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-  if bad:
-    raise ValueError(f'`{name}` has {bad} NaN/inf pixel values.')
-  low, high = float(array.min()), float(array.max())
-  if low < -1.0 or high > 1.0:
-    raise ValueError(
-        f'`{name}` pixel values must lie in [-1, 1], got min {low} and max {high} '
-        '(scale uint8 images with x / 127.5 - 1).')
-  return array
 
 
 def _check_labels(y, num_images: int, name: str = 'y') -> np.ndarray:
@@ -353,7 +318,7 @@ class Defender:
         `epochs`, or an `output_dir` holding a run with other settings.
       NonFiniteLossError: a metric became NaN or infinite.
     """
-    x = _check_images(x, self.image_shape)
+    x = images_lib.check_images(x, 'x', image_shape=self.image_shape)
     epochs = self.config.epochs if epochs is None else checks.check_int(epochs, 'epochs', 1)
     manager = None
     own_callbacks = []
@@ -448,7 +413,7 @@ class Defender:
         batch_size=self.config.projection_batch_size)
 
   def _obfuscate(self, x, y, *, mix_ratio, progress, batch_size):
-    x = _check_images(x, self.image_shape)
+    x = images_lib.check_images(x, 'x', image_shape=self.image_shape)
     y = _check_labels(y, x.shape[0])
     c = self.config
     # The same check as the `mix_ratio` setting's (mixing checks the count).
@@ -566,100 +531,19 @@ class Defender:
   # --------------------------------------------------------------- save/load
 
   def save(self, directory: str) -> str:
-    """Saves the trained defender for inference (not the training state).
-
-    Writes `generator.keras` and `critic.keras` (the functional Keras models,
-    loadable with `tf.keras.models.load_model` on their own),
-    `sim_target.npy` and `defender.json` (image shape, config, epoch count;
-    written last). Optimizer states are not saved: use `fit`'s checkpoints to
-    continue training.
-
-    Args:
-      directory: created if needed; existing files are overwritten.
+    """Saves the trained defender for inference (see `saved_defender.save`).
 
     Returns:
       `directory`.
     """
-    directory = os.fspath(directory)
-    os.makedirs(directory, exist_ok=True)
-    for model, filename in ((self.generator, GENERATOR_FILE), (self.critic, CRITIC_FILE)):
-      tmp = os.path.join(directory, f'.tmp-{filename}')  # Keras needs the .keras suffix.
-      model.save(tmp)
-      os.replace(tmp, os.path.join(directory, filename))
-    tmp = os.path.join(directory, f'.tmp-{SIM_TARGET_FILE}')
-    np.save(tmp, self.gan.target.numpy())
-    os.replace(tmp, os.path.join(directory, SIM_TARGET_FILE))
-    io_utils.write_json_atomic(os.path.join(directory, METADATA_FILE), {
-        'format_version': SAVE_FORMAT_VERSION,
-        'image_shape': list(self.image_shape),
-        'config': self.config.to_dict(),
-        'epoch': self.epoch,
-        'has_sim_target': self._has_sim_target,
-    })
-    return directory
+    return saved_defender.save(self, directory)
 
   @classmethod
   def load(cls, directory: str) -> 'Defender':
-    """Loads a defender written by `save`.
-
-    Args:
-      directory: a directory written by `Defender.save`.
-
-    Returns:
-      A `Defender` with the saved weights, config, L_sim target and epoch
-      count (its optimizers are fresh).
+    """Loads a defender written by `save` (see `saved_defender.load`).
 
     Raises:
       FileNotFoundError: `directory` or one of its files is missing (named).
       ValueError: a file is corrupt or does not match the saved config.
     """
-    directory = os.fspath(directory)
-    meta_path = os.path.join(directory, METADATA_FILE)
-    if not os.path.isdir(directory):
-      raise FileNotFoundError(f'No saved Defender at {directory!r}: no such directory.')
-    for filename in (METADATA_FILE, GENERATOR_FILE, CRITIC_FILE, SIM_TARGET_FILE):
-      if not os.path.exists(os.path.join(directory, filename)):
-        raise FileNotFoundError(
-            f'{directory!r} is not a complete saved Defender: {filename} is missing.')
-    try:
-      with open(meta_path) as f:
-        meta = json.load(f)
-      version = meta['format_version']
-      image_shape = tuple(int(d) for d in meta['image_shape'])
-      config = DefenderConfig.from_dict(meta['config'])
-      epoch = int(meta['epoch'])
-      has_sim_target = bool(meta.get('has_sim_target', True))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-      raise ValueError(f'{meta_path} is corrupt: {e!r}') from None
-    if version != SAVE_FORMAT_VERSION:
-      raise ValueError(
-          f'{meta_path} has format_version {version!r}; this library reads '
-          f'{SAVE_FORMAT_VERSION}.')
-    defender = cls(image_shape, config)
-    for model, filename in ((defender.generator, GENERATOR_FILE), (defender.critic, CRITIC_FILE)):
-      path = os.path.join(directory, filename)
-      try:
-        loaded = tf.keras.models.load_model(path, compile=False)
-      except Exception as e:  # pylint: disable=broad-except
-        # Keras raises many types (zipfile.BadZipFile, OSError, ValueError...).
-        raise ValueError(f'{path} is not a readable Keras model: {e!r}') from None
-      shapes = [w.shape for w in loaded.get_weights()]
-      expected = [w.shape for w in model.get_weights()]
-      if shapes != expected:
-        raise ValueError(
-            f'{path} does not match the architecture in {METADATA_FILE} '
-            f'(image_shape {image_shape}, config {config}).')
-      model.set_weights(loaded.get_weights())
-    target_path = os.path.join(directory, SIM_TARGET_FILE)
-    try:
-      target = np.load(target_path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-      raise ValueError(f'{target_path} is corrupt: {e!r}') from None
-    if tuple(target.shape) != tuple(defender.gan.target.shape):
-      raise ValueError(
-          f'{target_path} has shape {target.shape}, expected '
-          f'{tuple(defender.gan.target.shape)}.')
-    defender.gan.target.assign(target.astype(np.float32))
-    defender._has_sim_target = has_sim_target  # pylint: disable=protected-access
-    defender._epoch.assign(epoch)  # pylint: disable=protected-access
-    return defender
+    return saved_defender.load(cls, directory)

@@ -191,6 +191,45 @@ def _make_projection_fn(
   return project_chunk
 
 
+def _checked_images(x, image_shape) -> np.ndarray:
+  x = np.asarray(x, np.float32)
+  if x.ndim != 1 + len(image_shape) or x.shape[1:] != image_shape:
+    raise ValueError(
+        f'`x` must have shape (N, {", ".join(map(str, image_shape))}) to match '
+        f'the generator output shape {image_shape}, got {x.shape}.'
+    )
+  if x.shape[0] == 0:
+    raise ValueError('`x` is empty: there is nothing to project.')
+  return x
+
+
+def _project_in_chunks(project_chunk, x, *, seed, batch_size, restarts, latent_dim, progress):
+  """(images, latents, objective) of `x`, one chunk of `batch_size` at a time."""
+  num_images, image_shape = x.shape[0], x.shape[1:]
+  rng = tf.random.Generator.from_seed(seed)
+  images = np.empty((num_images, *image_shape), np.float32)
+  latents = np.empty((num_images, latent_dim), np.float32)
+  objective = np.empty((num_images,), np.float32)
+  starts = range(0, num_images, batch_size)
+  for start in tqdm.tqdm(starts, desc='Projection', unit='chunk', disable=not progress):
+    count = min(batch_size, num_images - start)
+    chunk = x[start:start + count]
+    if count < batch_size:
+      padding = np.zeros((batch_size - count, *image_shape), np.float32)
+      chunk = np.concatenate([chunk, padding])
+    # One child generator per chunk: its draws do not shift the next chunk's.
+    chunk_rng = rng.split(1)[0]
+    z0 = chunk_rng.normal([batch_size, latent_dim])
+    if restarts > 1:
+      # Drawn after restart 0, so restart 0 does not depend on `restarts`.
+      z0 = tf.concat([z0, chunk_rng.normal([(restarts - 1) * batch_size, latent_dim])], 0)
+    chunk_images, chunk_latents, chunk_objective = project_chunk(tf.constant(chunk), z0)
+    images[start:start + count] = chunk_images.numpy()[:count]
+    latents[start:start + count] = chunk_latents.numpy()[:count]
+    objective[start:start + count] = chunk_objective.numpy()[:count]
+  return images, latents, objective
+
+
 def project(
     generator: tf.keras.Model,
     x: np.ndarray,
@@ -267,23 +306,11 @@ def project(
   batch_size = checks.check_int(batch_size, 'batch_size', 1)
   pool_size = checks.check_int(pool_size, 'pool_size', 1)
   seed = checks.check_int(seed, 'seed', 0)
-  if variance_mode not in losses.VARIANCE_MODES:
-    raise ValueError(
-        f'`variance_mode` must be one of {losses.VARIANCE_MODES}, got {variance_mode!r}.')
-  if target_mode not in losses.TARGET_MODES:
-    raise ValueError(
-        f'`target_mode` must be one of {losses.TARGET_MODES}, got {target_mode!r}.')
-
+  checks.check_choice(variance_mode, 'variance_mode', losses.VARIANCE_MODES)
+  checks.check_choice(target_mode, 'target_mode', losses.TARGET_MODES)
   latent_dim, image_shape = _generator_shapes(generator)
-  x = np.asarray(x, np.float32)
-  if x.ndim != 1 + len(image_shape) or x.shape[1:] != image_shape:
-    raise ValueError(
-        f'`x` must have shape (N, {", ".join(map(str, image_shape))}) to match '
-        f'the generator output shape {image_shape}, got {x.shape}.'
-    )
+  x = _checked_images(x, image_shape)
   num_images = x.shape[0]
-  if num_images == 0:
-    raise ValueError('`x` is empty: there is nothing to project.')
   target_tensor = _target_tensor(
       x, target, target_mode=target_mode, pool_size=pool_size, image_shape=image_shape)
 
@@ -308,28 +335,9 @@ def project(
       learning_rate=learning_rate,
   )
 
-  rng = tf.random.Generator.from_seed(seed)
-  images = np.empty((num_images, *image_shape), np.float32)
-  latents = np.empty((num_images, latent_dim), np.float32)
-  objective = np.empty((num_images,), np.float32)
-  starts = range(0, num_images, batch_size)
-  for start in tqdm.tqdm(starts, desc='Projection', unit='chunk', disable=not progress):
-    count = min(batch_size, num_images - start)
-    chunk = x[start:start + count]
-    if count < batch_size:
-      padding = np.zeros((batch_size - count, *image_shape), np.float32)
-      chunk = np.concatenate([chunk, padding])
-    # One child generator per chunk: its draws do not shift the next chunk's.
-    chunk_rng = rng.split(1)[0]
-    z0 = chunk_rng.normal([batch_size, latent_dim])
-    if restarts > 1:
-      # Drawn after restart 0, so restart 0 does not depend on `restarts`.
-      z0 = tf.concat([z0, chunk_rng.normal([(restarts - 1) * batch_size, latent_dim])], 0)
-    chunk_images, chunk_latents, chunk_objective = project_chunk(tf.constant(chunk), z0)
-    images[start:start + count] = chunk_images.numpy()[:count]
-    latents[start:start + count] = chunk_latents.numpy()[:count]
-    objective[start:start + count] = chunk_objective.numpy()[:count]
-
+  images, latents, objective = _project_in_chunks(
+      project_chunk, x, seed=seed, batch_size=batch_size, restarts=restarts,
+      latent_dim=latent_dim, progress=progress)
   bad = np.flatnonzero(~np.isfinite(objective))
   if bad.size:
     raise ValueError(

@@ -20,6 +20,7 @@ from typing import Optional
 from antigan_tf import layout as layout_lib
 from antigan_tf.experiments import plots as plots_lib
 from antigan_tf.experiments import sweep as sweep_lib
+from antigan_tf.experiments import sweep_report
 from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils.io import read_csv_rows
 
@@ -131,7 +132,7 @@ def table(rows: Sequence[Mapping[str, str]], columns: Optional[Sequence[str]] = 
   from IPython import display  # pylint: disable=g-import-not-at-top
 
   if columns is None:
-    columns = sweep_lib.report_columns(rows)
+    columns = sweep_report.report_columns(rows)
   return display.Markdown(report_lib.markdown_table(
       ['run', *columns], [[r['run'], *[r.get(c, '') for c in columns]] for r in rows]))
 
@@ -144,8 +145,8 @@ def sweep_table(sweep_dir: str, columns: Optional[Sequence[str]] = None):
 def run_images(run_dir: str) -> 'collections.OrderedDict[str, str]':
   """A run's image grids that exist: caption -> PNG path (the sweep report's set)."""
   found = collections.OrderedDict()
-  for caption, relative in sweep_lib.RUN_IMAGES:
-    path = sweep_lib.run_image(run_dir, relative)
+  for caption, relative in sweep_report.RUN_IMAGES:
+    path = sweep_report.run_image(run_dir, relative)
     if path:
       found[caption] = os.path.join(run_dir, path)
   return found

@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from antigan_tf import layout as layout_lib
 from antigan_tf.defense import defender as defender_lib
 from antigan_tf.utils import io as io_utils
 from antigan_tf.utils.fingerprint import array_fingerprint
@@ -60,10 +61,10 @@ def anti_gan_transform(
       if len(x_c) == 0:
         raise ValueError(f'The victim holds no image of protected class {c}.')
       defender = defender_lib.Defender(x.shape[1:], config)
-      class_dir = None if work_dir is None else os.path.join(work_dir, f'class_{c}')
+      class_dir = None if work_dir is None else layout_lib.defender_class_dir(work_dir, c)
       defender.fit(x_c, output_dir=class_dir, verbose=1 if progress else 0)
       if class_dir is not None:
-        defender.save(os.path.join(class_dir, 'saved'))
+        defender.save(layout_lib.DefenderLayout(class_dir).saved_in_run_dir)
       x_prime, y_prime = defender.obfuscate(x_c, y[y == c], progress=progress)
       xs.append(x_prime)
       ys.append(y_prime)

@@ -19,20 +19,23 @@ def define_flags(specs: Iterable[settings.FlagSpec], flag_values: flags.FlagValu
 
   Args:
     specs: from `settings.flag_specs`.
-    flag_values: where to define them (the binary's `flags.FLAGS`).
+    flag_values: where to define them (the binary's global FlagValues).
     help_prefix: put before every help text (e.g. which defense it is for).
 
   Returns:
-    The names defined, in order.
+    The names defined, in order. The binary declares them its key flags
+    (`flags.declare_key_flag`), so its --help shows them.
   """
   names = []
   for spec in specs:
     help_text = f'{help_prefix}{spec.help}'
     default = spec.default
     if spec.kind == 'enum':
-      flags.DEFINE_enum(spec.name, default, list(spec.choices), help_text, flag_values=flag_values)
+      flags.DEFINE_enum(spec.name, default, list(spec.choices), help_text,
+                        flag_values=flag_values)
     elif spec.kind in ('int_list', 'str_list'):
-      flags.DEFINE_list(spec.name, [str(v) for v in default], help_text, flag_values=flag_values)
+      flags.DEFINE_list(spec.name, [str(v) for v in default], help_text,
+                        flag_values=flag_values)
     else:
       define = {'int': flags.DEFINE_integer, 'float': flags.DEFINE_float,
                 'str': flags.DEFINE_string, 'bool': flags.DEFINE_boolean}[spec.kind]

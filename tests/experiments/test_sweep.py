@@ -11,6 +11,7 @@ import pytest
 import helpers
 from antigan_tf.experiments import plots
 from antigan_tf.experiments import sweep
+from antigan_tf.experiments import sweep_report
 
 
 def test_parse_and_expand_grid():
@@ -133,7 +134,7 @@ def test_sweep_report_links_runs_plots_and_images(tmp_path):
   (run / 'victim' / 'shared_target_class.png').write_bytes(b'png')
   rows = [{'run': 'defense=anti_gan', 'defense': 'anti_gan', 'target_accuracy': '0.5',
            'riafi_ratio': 0.9}]
-  path = sweep.write_sweep_report(
+  path = sweep_report.write_sweep_report(
       str(tmp_path), rows, [str(tmp_path / 'plots' / 'x.png')],
       configs=[{'defense': 'anti_gan'}], title='Main job')
   text = open(path).read()

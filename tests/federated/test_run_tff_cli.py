@@ -167,7 +167,7 @@ def test_every_shipped_config_maps_onto_run_federated(repo_root):
       'out = {}\n'
       f'for name in {configs!r}:\n'
       '  m.FLAGS.unparse_flags()\n'
-      f'  m.FLAGS(["run_tff", "--flagfile=" + {repo_root!r} + "/configs/" + name])\n'
+      f'  m.FLAGS(["run_tff", "--flagfile=" + {repo_root!r} + "/configs/" + name, "--output_dir=unused"])\n'
       '  config = m.experiment_config()\n'
       '  out[name] = [config.federation.dataset, config.defense.defense,\n'
       '               list(config.attack.attacks)]\n'

@@ -18,6 +18,7 @@ import tensorflow_federated as tff
 
 import helpers
 from antigan_tf.data import client_store as client_store_lib
+from antigan_tf.data import load_dataset
 from antigan_tf.federated import client_data as client_data_lib
 from antigan_tf.federated import processes
 from antigan_tf.federated import runtime as runtime_lib
@@ -149,7 +150,7 @@ def test_attacked_run_writes_metrics_grids_and_the_defended_victim(attacked_runs
   shared_x, shared_y = store.client_arrays('victim')
   with np.load(out / 'victim' / 'shared.npz') as cached:
     np.testing.assert_array_equal(cached['x'], shared_x)
-  train = training.sources.load_dataset('fashion_mnist', split='train')
+  train = load_dataset('fashion_mnist', split='train')
   real_rows = {img.tobytes() for img in train.x[train.y == 6]}
   assert not any(img.tobytes() in real_rows for img in shared_x)
   assert set(shared_y.tolist()) == {6}

@@ -1,0 +1,89 @@
+"""`report.md` of a sweep: the runs' table, the plots and each run's image grids
+side by side, with links relative to the sweep directory. Plain Python.
+"""
+
+import collections
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+from antigan_tf import layout as layout_lib
+from antigan_tf.metrics import report as report_lib
+from antigan_tf.utils.io import write_text_atomic
+
+# A run's RIAFI is its target-class test accuracy averaged over its last
+# rounds: with one-class clients the global model's per-class accuracy swings
+# from round to round, and one round would make the ratio a coin toss.
+RIAFI_ROUNDS = 5
+
+
+# Columns of the report's table, in this order, when the rows have them.
+REPORT_COLUMNS = (
+    'defense', 'test_accuracy', 'riafi', 'riafi_ratio', 'central_riafi',
+    'central_riafi_ratio',
+    'gan_adversary.nn_ssim_mean', 'gan_adversary.nn_ssim_ratio', 'gan_adversary.oracle_rate',
+    'black_box.nn_ssim_mean', 'black_box.nn_ssim_ratio', 'black_box.oracle_rate',
+    'victim_shared.nn_ssim_mean')
+# A run's image grids shown side by side: (caption, path or directory).
+RUN_IMAGES = (
+    ('victim\'s real images (target class)', layout_lib.RunLayout.REAL_TARGET_GRID_REL),
+    ('victim shares (target class)', layout_lib.RunLayout.SHARED_TARGET_GRID_REL),
+    ('GAN adversary, last round', layout_lib.RunLayout.GAN_ATTACK_REL),
+    ('black-box attacker', layout_lib.RunLayout.BLACK_BOX_GRID_REL),
+)
+
+
+def report_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+  """The `REPORT_COLUMNS` that have a value in some row, in that order."""
+  return [c for c in REPORT_COLUMNS if any(r.get(c) not in (None, '') for r in rows)]
+
+
+def run_image(run_dir: str, relative: str) -> Optional[str]:
+  """`relative` (the GAN adversary's newest round grid for its directory) if the run has it."""
+  run = layout_lib.RunLayout(run_dir)
+  if relative == run.GAN_ATTACK_REL:
+    return run.last_gan_grid_rel()
+  return relative if os.path.exists(os.path.join(run_dir, relative)) else None
+
+
+def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
+                       plot_paths: Sequence[str], *, configs: Sequence[Mapping[str, str]] = (),
+                       failed: Sequence[str] = (), title: Optional[str] = None,
+                       notes: Sequence[str] = ()) -> str:
+  """Writes `<output_dir>/report.md`: the runs' table, the plots, each run's
+  image grids side by side; returns its path."""
+  flag_columns = list(collections.OrderedDict.fromkeys(k for c in configs for k in c))
+  shown = ['run'] + [c for c in flag_columns if c != 'defense'] + report_columns(rows)
+  sweep = layout_lib.SweepLayout(output_dir)
+  csv_name = sweep.SWEEP_CSV
+  parts = [f'# {title or "Sweep " + os.path.basename(output_dir)}', '',
+           f'{len(configs)} runs; every column is in [{csv_name}]({csv_name}).', '']
+  if any('riafi_ratio' in r for r in rows):
+    parts += [f'`riafi`: target-class test accuracy of the global model, mean of the last '
+              f'{RIAFI_ROUNDS} rounds; `riafi_ratio`: that over the reference run\'s (same seed '
+              'and settings, no defense); `central_riafi`: the same data trained centrally; '
+              '`*.nn_ssim_ratio`: the attacker\'s mean nearest-neighbour SSIM to the victim\'s '
+              'images over the reference\'s.', '']
+  parts += [report_lib.markdown_table(
+      shown, [[f'[{r["run"]}]({sweep.run_rel(r["run"], layout_lib.REPORT_FILE)})',
+               *[r.get(c, '') for c in shown[1:]]] for r in rows]), '']
+  for note in notes:
+    parts += [note, '']
+  if failed:
+    parts += ['Failed runs (see their logs): ' + ', '.join(
+        f'[{n}]({os.path.relpath(sweep.run_log(n), output_dir)})' for n in failed), '']
+  for path in plot_paths:
+    rel = os.path.relpath(path, output_dir)
+    parts += [f'![{os.path.basename(rel)}]({rel})', '']
+  image_rows = []
+  for row in rows:
+    cells = [run_image(sweep.run_dir(row['run']), rel) for _, rel in RUN_IMAGES]
+    if any(cells):
+      image_rows.append([row['run'], *[
+          f'![]({sweep.run_rel(row["run"], c)})' if c else '' for c in cells]])
+  if image_rows:
+    columns = [i for i in range(len(RUN_IMAGES)) if any(r[i + 1] for r in image_rows)]
+    parts += ['## Images', '', report_lib.markdown_table(
+        ['run', *[RUN_IMAGES[i][0] for i in columns]],
+        [[r[0], *[r[i + 1] for i in columns]] for r in image_rows]), '']
+  return write_text_atomic(sweep.report_md, '\n'.join(parts).rstrip() + '\n')
