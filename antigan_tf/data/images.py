@@ -56,8 +56,9 @@ def check_images(
   if 0 in array.shape[1:]:
     raise ValueError(f'`{argname}` has empty images, shape {array.shape}.')
   if image_shape is not None and tuple(array.shape[1:]) != tuple(image_shape):
-    raise ValueError(f'`{argname}` must have shape (N, {", ".join(map(str, image_shape))}), '
-                     f'got {array.shape}.')
+    raise ValueError(f'`{argname}` images have shape (H, W, C) = {tuple(array.shape[1:])}, '
+                     f'expected {tuple(image_shape)}: `{argname}` must have shape '
+                     f'(N, {", ".join(map(str, image_shape))}), got {array.shape}.')
   array = array.astype(np.float32)  # Always a copy.
   bad = int(array.size - np.count_nonzero(np.isfinite(array)))
   if bad:

@@ -21,6 +21,8 @@ from typing import Optional
 
 import numpy as np
 
+from antigan_tf.utils import checks
+
 VICTIM_ID = 'victim'
 ADVERSARY_ID = 'adversary'
 HONEST_PREFIX = 'honest_'
@@ -126,19 +128,15 @@ class ClientPartition:
 
 
 def _check_class(value, *, argname: str, num_classes: int) -> int:
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-    raise ValueError(f'`{argname}` must be an integer class id, got {value!r}.')
-  if not 0 <= int(value) < num_classes:
-    raise ValueError(
-        f'`{argname}` must be in [0, {num_classes}), got {value}.'
-    )
+  value = checks.check_int(value, argname, 0)
+  if value >= num_classes:
+    raise ValueError(f'`{argname}` must be in [0, {num_classes}), got {value}.')
   return int(value)
 
 
 def _validate_spec(spec: PartitionSpec, num_classes: int) -> None:
   """Raises ValueError naming the argument for any inconsistent role."""
-  if isinstance(spec.num_clients, bool) or not isinstance(spec.num_clients, int):
-    raise ValueError(f'`num_clients` must be an integer, got {spec.num_clients!r}.')
+  checks.check_int(spec.num_clients, 'num_clients', 0)
   if spec.num_clients < 3:
     raise ValueError(
         '`num_clients` must be >= 3 (one victim, one adversary and at least one '

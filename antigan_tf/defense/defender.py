@@ -34,7 +34,6 @@ import tensorflow as tf
 
 from antigan_tf import layout as layout_lib
 from antigan_tf.data import images as images_lib
-from antigan_tf.defense import losses
 from antigan_tf.defense import mixing
 from antigan_tf.defense import projection
 from antigan_tf.defense import saved_defender
@@ -471,8 +470,7 @@ class Defender:
         ValueError on a dataset whose elements are not (image, label) pairs
         of the defender's image shape, and RuntimeError outside eager mode.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-      raise ValueError(f'`batch_size` must be a positive integer, got {batch_size!r}.')
+    batch_size = checks.check_int(batch_size, 'batch_size', 1)
 
     def transform(dataset: tf.data.Dataset) -> tf.data.Dataset:
       if not tf.executing_eagerly():

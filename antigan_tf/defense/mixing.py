@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from antigan_tf.utils import checks
+
 
 def _check_pair(x, y, name: str) -> tuple[np.ndarray, np.ndarray]:
   x = np.asarray(x)
@@ -19,16 +21,6 @@ def _check_pair(x, y, name: str) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(
         f'`x_{name}` has {len(x)} images but `y_{name}` has {len(y)} labels.')
   return x, y
-
-
-def _check_mix_ratio(mix_ratio) -> float:
-  try:
-    value = float(mix_ratio)
-  except (TypeError, ValueError):
-    raise ValueError(f'`mix_ratio` must be a number, got {mix_ratio!r}.') from None
-  if isinstance(mix_ratio, bool) or not math.isfinite(value) or value < 0:
-    raise ValueError(f'`mix_ratio` must be finite and >= 0, got {mix_ratio!r}.')
-  return value
 
 
 def mix_real(
@@ -68,9 +60,8 @@ def mix_real(
       `x_real` holds (the message gives both counts and the largest usable
       MR).
   """
-  mix_ratio = _check_mix_ratio(mix_ratio)
-  if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-    raise ValueError(f'`seed` must be a non-negative integer, got {seed!r}.')
+  mix_ratio = checks.check_non_negative_float(mix_ratio, 'mix_ratio')
+  seed = checks.check_int(seed, 'seed', 0)
   x_generated, y_generated = _check_pair(x_generated, y_generated, 'generated')
   x_real, y_real = _check_pair(x_real, y_real, 'real')
   if len(x_generated) == 0:

@@ -45,6 +45,7 @@ import portpicker
 import tensorflow_federated as tff
 
 from antigan_tf.federated import workers as workers_lib
+from antigan_tf.utils import checks
 from antigan_tf.utils.tff_worker import default_worker_binary
 
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -106,9 +107,7 @@ def _plan_workers(
         worker_addresses, allow_remote_workers=allow_remote_workers)
     return addresses, len(addresses)
   num_workers = 1 if num_workers is None else num_workers
-  if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-    raise ValueError(f'`num_workers` must be a positive integer, got {num_workers!r}.')
-  return None, num_workers
+  return None, checks.check_int(num_workers, 'num_workers', 1)
 
 
 class ManagedRuntime:

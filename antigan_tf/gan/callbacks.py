@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from antigan_tf.gan import image_grids
+from antigan_tf.utils import checks
 from antigan_tf.utils import io as io_utils
 
 STEP_KEY = 'step'
@@ -168,12 +169,9 @@ class ImageGridCallback(tf.keras.callbacks.Callback):
       ValueError: on a non-positive `every_n_steps` or `num_images`.
     """
     super().__init__()
-    for name, value in (('every_n_steps', every_n_steps), ('num_images', num_images)):
-      if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f'`{name}` must be a positive integer, got {value!r}.')
     self.output_dir = os.fspath(output_dir)
-    self.every_n_steps = int(every_n_steps)
-    self.num_images = int(num_images)
+    self.every_n_steps = checks.check_int(every_n_steps, 'every_n_steps', 1)
+    self.num_images = checks.check_int(num_images, 'num_images', 1)
     self.seed = int(seed)
     self._latents = None
     self._fallback_step = 0

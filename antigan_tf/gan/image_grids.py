@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 
+from antigan_tf.utils import checks
+
 # Border between the tiles of an image grid, in pixels, and its grey level.
 GRID_PADDING = 1
 GRID_PADDING_VALUE = 255
@@ -36,8 +38,7 @@ def image_grid(images, *, padding: int = GRID_PADDING) -> np.ndarray:
     raise ValueError(
         f'`images` must be a non-empty (N, H, W, C) array with C in {{1, 3}}, '
         f'got shape {images.shape}.')
-  if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-    raise ValueError(f'`padding` must be an integer >= 0, got {padding!r}.')
+  padding = checks.check_int(padding, 'padding', 0)
   n, height, width, channels = images.shape
   cols = int(math.ceil(math.sqrt(n)))
   rows = int(math.ceil(n / cols))

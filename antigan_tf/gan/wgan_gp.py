@@ -48,10 +48,8 @@ class WGANGP(tf.keras.Model):
         shape is not the critic's input shape.
     """
     super().__init__(**kwargs)
-    if isinstance(n_critic, bool) or not isinstance(n_critic, (int, np.integer)) or n_critic < 1:
-      raise ValueError(f'`n_critic` must be an integer >= 1, got {n_critic!r}.')
     self.gp_weight = checks.check_non_negative_float(gp_weight, 'gp_weight')
-    self.n_critic = int(n_critic)
+    self.n_critic = checks.check_int(n_critic, 'n_critic', 1)
     self.generator = generator
     self.critic = critic
     self.latent_dim = int(generator.input_shape[-1])

@@ -4,12 +4,12 @@ Every check raises `ValueError` with a message that names the argument and
 says what was expected, so a bad call fails before any TF work starts.
 """
 
-import math
 from typing import Optional
 
 import numpy as np
 
 from antigan_tf.data import images as images_lib
+from antigan_tf.utils import checks
 
 # The package's one image check (the metrics' functions use it at their entry).
 check_images = images_lib.check_images
@@ -73,9 +73,4 @@ def check_scores(scores, argname: str, *, count: Optional[int] = None) -> np.nda
 
 def check_unit_interval(value, argname: str) -> float:
   """A finite number in [0, 1], as a Python float."""
-  if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-    raise ValueError(f'`{argname}` must be a number in [0, 1], got {value!r}.')
-  number = float(value)
-  if not math.isfinite(number) or not 0.0 <= number <= 1.0:
-    raise ValueError(f'`{argname}` must be finite and in [0, 1], got {value!r}.')
-  return number
+  return checks.check_unit_interval(value, argname)

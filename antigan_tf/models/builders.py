@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from antigan_tf.utils import checks
+
 _SUPPORTED_CHANNELS = (1, 3)
 
 
@@ -35,9 +37,7 @@ def _check_image_shape(image_shape: Sequence[int], *, argname: str) -> tuple[int
 
 
 def _check_positive(value: int, *, argname: str) -> int:
-  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-    raise ValueError(f'`{argname}` must be a positive integer, got {value!r}.')
-  return value
+  return checks.check_int(value, argname, 1)
 
 
 def build_classifier(

@@ -188,6 +188,11 @@ def check_int(value, argname: str, minimum: int) -> int:
   return _named(integer(minimum), value, argname)
 
 
+def check_unit_interval(value, argname: str) -> float:
+  """A finite number in [0, 1], as a Python float."""
+  return _named(number(0, 1), value, argname)
+
+
 def check_choice(value, argname: str, choices: Sequence[str]) -> str:
   """One of `choices`."""
   return _named(one_of(choices), value, argname)
