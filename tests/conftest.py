@@ -8,7 +8,7 @@ import tempfile
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # The tests never download: a dataset that is not on disk must fail fast.
 os.environ.setdefault('ANTIGAN_TF_OFFLINE', '1')
-# Caches (the leakage oracle) go to a directory of this test session, never
+# Caches (the evaluation network) go to a directory of this test session, never
 # to the user's ~/.cache; subprocesses (CLI tests) inherit it.
 if 'ANTIGAN_TF_CACHE_DIR' not in os.environ:
   os.environ['ANTIGAN_TF_CACHE_DIR'] = tempfile.mkdtemp(prefix='antigan_tf-test-cache-')

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from antigan_tf import layout as layout_lib
+from antigan_tf.metrics.class_leakage import LOWER_IS_LEAKIER
 from antigan_tf.utils.io import read_csv_rows
 
 ATTACKERS = ('gan_adversary', 'black_box')
@@ -86,7 +87,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
 
 def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
                   utility: str = 'riafi_ratio',
-                  leakage_metrics: Sequence[str] = ('nn_ssim_mean', 'oracle_rate'),
+                  leakage_metrics: Sequence[str] = ('frechet_distance', 'kid'),
                   group: str = 'defense', label: Optional[str] = None) -> Optional[str]:
   """The privacy-utility frontier: utility against each attacker's leakage.
 
@@ -139,10 +140,13 @@ def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
           if text:
             ax.annotate(str(text), (x, y), fontsize=7, xytext=(3, 3), textcoords='offset points')
         points.extend((x, y) for x, y, _ in xy)
-      front = pareto_front(points)
+      # A distance (FD, KID) is privacy: higher is better; a similarity, lower.
+      sign = -1.0 if metric in LOWER_IS_LEAKIER else 1.0
+      front = [(sign * x, y) for x, y in pareto_front([(sign * x, y) for x, y in points])]
       if len(front) > 1:
         ax.plot(*zip(*front), linestyle='--', color='grey', linewidth=1, label='Pareto front')
-      ax.set_xlabel(f'{column} (leakage, lower is better)')
+      ax.set_xlabel(f'{column} (distance from the class: higher is more private)'
+                    if sign < 0 else f'{column} (leakage, lower is better)')
       ax.set_ylabel(utility)
       ax.set_title(attacker)
       ax.grid(alpha=0.3)

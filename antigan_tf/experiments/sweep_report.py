@@ -21,8 +21,8 @@ RIAFI_ROUNDS = 5
 REPORT_COLUMNS = (
     'defense', 'test_accuracy', 'riafi', 'riafi_ratio', 'central_riafi',
     'central_riafi_ratio',
-    'gan_adversary.nn_ssim_mean', 'gan_adversary.nn_ssim_ratio', 'gan_adversary.oracle_rate',
-    'black_box.nn_ssim_mean', 'black_box.nn_ssim_ratio', 'black_box.oracle_rate',
+    'gan_adversary.frechet_distance', 'gan_adversary.kid', 'gan_adversary.nn_ssim_mean',
+    'black_box.frechet_distance', 'black_box.kid', 'black_box.nn_ssim_mean',
     'victim_shared.nn_ssim_mean')
 # A run's image grids shown side by side: (caption, path or directory).
 RUN_IMAGES = (

@@ -100,8 +100,9 @@ class RoundAdversary:
     image_grids.save_image_grid(images, layout.gan_round_grid(round_num))
     io_utils.savez_atomic(layout.gan_latest_npz, x=images, round=np.int64(round_num))
 
-  def reconstructions(self) -> np.ndarray:
-    return self.gan.reconstructions(self._config.num_reconstructions)
+  def reconstructions(self, count: int) -> np.ndarray:
+    """`count` images of the generator for a fixed z (the grids' first ones)."""
+    return self.gan.reconstructions(count)
 
 
 def run_black_box_attack(config: config_lib.ExperimentConfig, victim_data,
@@ -110,17 +111,19 @@ def run_black_box_attack(config: config_lib.ExperimentConfig, victim_data,
   attack, target_class = config.attack, config.federation.target_class
   x, y = victim_data
   images = x[y == target_class]
+  # The grid shows the first `num_reconstructions`; the metrics take them all.
+  count = max(attack.num_reconstructions, config.evaluation.leakage_samples)
   key = array_fingerprint(
       images, note=(f'steps={attack.black_box_steps},width={attack.black_box_width},'
-                    f'seed={config.federation.seed},n={attack.num_reconstructions}'))
+                    f'seed={config.federation.seed},n={count}'))
   if os.path.exists(layout.black_box_npz):
     with np.load(layout.black_box_npz) as cached:
       if str(cached['key']) == key:
         return
   result = attack_lib.train_black_box_attacker(
       images, steps=attack.black_box_steps, width=attack.black_box_width,
-      seed=config.federation.seed, num_reconstructions=attack.num_reconstructions,
-      progress=config.progress)
+      seed=config.federation.seed, num_reconstructions=count, progress=config.progress)
   os.makedirs(layout.black_box_dir, exist_ok=True)
-  image_grids.save_image_grid(result.reconstructions, layout.black_box_grid)
+  image_grids.save_image_grid(result.reconstructions[:attack.num_reconstructions],
+                              layout.black_box_grid)
   io_utils.savez_atomic(layout.black_box_npz, x=result.reconstructions, key=np.array(key))

@@ -172,14 +172,19 @@ class EvaluationConfig:
       2, 'At the end, train a fresh classifier centrally for N epochs on the clients\' data '
       'as the federation sees it and measure its RIAFI on real images (utility.json); 0: off.',
       _NON_NEGATIVE_INT, resumable=True)
-  oracle_dir: Optional[str] = setting(
-      None, 'Cache of the leakage oracle (trained once per dataset); default '
-      '$ANTIGAN_TF_CACHE_DIR/oracles or ~/.cache/antigan_tf/oracles.', checks.text(),
+  leakage_samples: int = setting(
+      500, 'Samples drawn from each attacker\'s generator for the headline leakage metrics '
+      '(Fréchet distance, KID, precision/recall); the reference rows use as many. Below 500 '
+      'the reports flag the distances as noisy.', checks.integer(6), resumable=True)
+  cache_dir: Optional[str] = setting(
+      None, 'Cache of the evaluation networks and the reference rows, keyed by what defines '
+      'them; default $ANTIGAN_TF_CACHE_DIR or ~/.cache/antigan_tf.', checks.text(),
       resumable=True)
-  oracle_epochs: int = setting(
-      2, 'Training epochs of the leakage oracle.', _POSITIVE_INT, resumable=True)
-  oracle_max_train_examples: Optional[int] = setting(
-      None, 'Train the oracle on the first N training images only (quick runs).',
+  evaluation_epochs: int = setting(
+      3, 'Training epochs of the evaluation network (the judge of reconstructions).',
+      _POSITIVE_INT, resumable=True)
+  evaluation_max_train_examples: Optional[int] = setting(
+      None, 'Train the evaluation network on the first N training images only (quick runs).',
       _OPTIONAL_POSITIVE_INT, resumable=True)
 
   def __post_init__(self):

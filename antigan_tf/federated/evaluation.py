@@ -6,16 +6,23 @@ reconstructed and the victim shared (leakage.json). Plain TF, through
 
 import collections
 import os
-from typing import Optional
+from collections.abc import Mapping
+from typing import NamedTuple, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from antigan_tf import layout as layout_lib
 from antigan_tf import metrics as metrics_lib
+from antigan_tf.data import sources
+from antigan_tf.metrics import class_leakage
+from antigan_tf.metrics import evaluation_network
 from antigan_tf.federated import config as config_lib
 from antigan_tf.federated import run_setup
 from antigan_tf.utils import io as io_utils
+
+# leakage.json key of a reference row: 'reference.held_out_real', ...
+REFERENCE_PREFIX = 'reference.'
 
 
 def evaluate_classifier(keras_model: tf.keras.Model, x: np.ndarray, y: np.ndarray, *,
@@ -34,11 +41,10 @@ def evaluate_classifier(keras_model: tf.keras.Model, x: np.ndarray, y: np.ndarra
   return row
 
 
-def default_oracle_dir() -> str:
-  """$ANTIGAN_TF_CACHE_DIR/oracles, or ~/.cache/antigan_tf/oracles."""
-  root = os.environ.get('ANTIGAN_TF_CACHE_DIR') or os.path.join(
+def default_cache_dir() -> str:
+  """$ANTIGAN_TF_CACHE_DIR, or ~/.cache/antigan_tf."""
+  return os.environ.get('ANTIGAN_TF_CACHE_DIR') or os.path.join(
       os.path.expanduser('~'), '.cache', 'antigan_tf')
-  return os.path.join(root, 'oracles')
 
 
 def write_central_riafi(config: config_lib.ExperimentConfig, data: run_setup.RunData,
@@ -57,32 +63,77 @@ def write_central_riafi(config: config_lib.ExperimentConfig, data: run_setup.Run
       sort_keys=False)
 
 
+class _Judge(NamedTuple):
+  """The evaluation network with the held-out images it scores against."""
+
+  held_out: class_leakage.HeldOut
+  public: np.ndarray  # Held-out images of the class not scored against.
+  references: Mapping[str, Mapping[str, float]]
+
+
+def _judge(config: config_lib.ExperimentConfig) -> _Judge:
+  """The evaluation network (cached), the held-out split and the reference rows (cached)."""
+  evaluation, federation = config.evaluation, config.federation
+  network = metrics_lib.load_or_train_evaluation_network(
+      os.path.join(evaluation.cache_dir or default_cache_dir(), 'evaluation'),
+      dataset=federation.dataset, data_dir=federation.data_dir,
+      epochs=evaluation.evaluation_epochs, seed=federation.seed,
+      max_train_examples=evaluation.evaluation_max_train_examples, progress=config.progress)
+  # The whole test split: no client holds it (`max_test_examples` only cuts the
+  # per-round evaluation).
+  test = sources.load_dataset(federation.dataset, split='test', data_dir=federation.data_dir)
+  target = federation.target_class
+  scored, public = class_leakage.split_held_out(test.x, test.y, target, seed=0)
+  held_out = class_leakage.HeldOut(network, scored, target)
+  count = min(evaluation.leakage_samples, len(public))
+  path = evaluation_network.reference_rows_path(network, target_class=target, count=count,
+                                                seed=0)
+  references = io_utils.read_json(path)
+  if not references:
+    other = class_leakage.nearest_other_class(network, test.x, test.y, target)
+    references = class_leakage.reference_rows(
+        held_out, public, test.x[test.y == other], count=count, seed=0)
+    references['other_class']['class'] = float(other)
+    io_utils.write_json_atomic(path, references, sort_keys=False)
+  return _Judge(held_out=held_out, public=public, references=references)
+
+
+def _attacker_leakage(reconstructions, data: run_setup.RunData, judge: _Judge):
+  """Headline, instance and image-space leakage of one attacker's samples."""
+  report = collections.OrderedDict(class_leakage.class_leakage_report(
+      reconstructions, judge.held_out))
+  report.update(class_leakage.instance_leakage(
+      data.real_target, reconstructions, judge.public, judge.held_out.network))
+  report.update(metrics_lib.leakage_report(reconstructions, data.real_target))
+  return report
+
+
 def write_leakage(config: config_lib.ExperimentConfig, data: run_setup.RunData,
                   layout: layout_lib.RunLayout, gan_reconstructions: Optional[np.ndarray]):
-  """Leakage of each attacker's reconstructions, and of the shared X'.
+  """Leakage of each attacker's reconstructions and of the shared X', with the
+  reference rows, to leakage.json.
 
   Returns:
-    attacker ('gan_adversary', 'black_box', 'victim_shared') -> metrics, as
-    written to leakage.json.
+    name -> metrics, as written: 'reference.<set>' for each reference row
+    (`class_leakage.REFERENCE_NAMES`), then 'gan_adversary', 'black_box'
+    and 'victim_shared' where they apply.
   """
-  run_setup.log_phase('leakage metrics (oracle: trained once per dataset, then cached)')
-  evaluation, federation = config.evaluation, config.federation
-  oracle = metrics_lib.load_or_train_oracle(
-      evaluation.oracle_dir or default_oracle_dir(), dataset=federation.dataset,
-      data_dir=federation.data_dir, epochs=evaluation.oracle_epochs, seed=federation.seed,
-      max_train_examples=evaluation.oracle_max_train_examples, progress=config.progress)
-  target_class = federation.target_class
-  leakage = collections.OrderedDict()
+  run_setup.log_phase('leakage metrics (evaluation network and reference rows: trained '
+                      'once, then cached)')
+  judge = _judge(config)
+  leakage = collections.OrderedDict(
+      (f'{REFERENCE_PREFIX}{name}', row) for name, row in judge.references.items())
   if gan_reconstructions is not None:
-    leakage['gan_adversary'] = metrics_lib.leakage_report(
-        gan_reconstructions, data.real_target, oracle=oracle, target_class=target_class)
+    leakage['gan_adversary'] = _attacker_leakage(gan_reconstructions, data, judge)
   if 'black_box' in config.attack.attacks:
     with np.load(layout.black_box_npz) as cached:
-      leakage['black_box'] = metrics_lib.leakage_report(
-          cached['x'], data.real_target, oracle=oracle, target_class=target_class)
+      leakage['black_box'] = _attacker_leakage(cached['x'], data, judge)
   if data.shared is not None:
     shared_x, shared_y = data.shared
-    leakage['victim_shared'] = metrics_lib.defended_data_report(
-        shared_x[shared_y == target_class], data.real_target)
+    target_shared = shared_x[shared_y == config.federation.target_class]
+    leakage['victim_shared'] = metrics_lib.defended_data_report(target_shared, data.real_target)
+    if len(target_shared) > class_leakage.NEIGHBOURS:
+      leakage['victim_shared'].update(class_leakage.class_leakage_report(
+          target_shared, judge.held_out))
   io_utils.write_json_atomic(layout.leakage_json, leakage, sort_keys=False)
   return leakage

@@ -110,7 +110,9 @@ def run_rounds(config: config_lib.ExperimentConfig, layout: layout_lib.RunLayout
             last_accuracy=last_accuracy), round_num)
       bar.set_postfix(test_acc=f'{row["test_accuracy"]:.3f}', loss=f'{row["train_loss"]:.3f}')
     store.remove_transient_client(adversary_lib.INJECTED_CLIENT)
-    reconstructions = adversary.reconstructions() if adversary is not None else None
+    reconstructions = None
+    if adversary is not None:
+      reconstructions = adversary.reconstructions(config.evaluation.leakage_samples)
   return RoundsResult(history=history, model_weights=process.get_model_weights(state),
                       resumed_from_round=start_round, gan_reconstructions=reconstructions)
 

@@ -21,29 +21,39 @@ Image-space leakage (does a reconstruction copy a real image?):
     percentile (exact copies give PSNR +inf, kept on purpose);
     `pixel_variance`: the paper's Var(G(z)).
 
-Class-level leakage (does a reconstruction look like the class?):
-  `load_or_train_oracle`: a classifier trained once per dataset on all its
-    real training data, cached on disk; `Oracle.predict_proba`,
-    `Oracle.features` (penultimate layer); `oracle_rate_and_confidence`;
-    `frechet_distance` / `frechet_distance_from_moments` (the FID formula on
-    oracle features).
+Class-level leakage (does a set of reconstructions show the class?), the
+headline, judged by an evaluation network that is not the attacked model:
+  `load_or_train_evaluation_network`: a BatchNorm CNN trained once on a
+    dataset's real training split, cached under a key of everything that
+    defines it; `EvaluationNetwork.features`, `.predict_proba`;
+  `class_leakage_report(samples, HeldOut(network, held_out, target))`:
+    Fréchet distance, KID, precision/recall, density/coverage and the
+    confident target rate against held-out real images of the class;
+    `instance_leakage`: per private image, is a reconstruction nearer than
+    any public image?; `reference_rows`: the same metrics for reference sets
+    (held-out real, other class, binarised mean, noise, black, noisy blobs);
+  `frechet_distance` / `frechet_distance_from_moments` (the FID formula),
+    `kernel_distance` (KID).
 
 Reports:
-  `leakage_report(reconstructions, real_target_images, oracle=, target_class=)`
-    and `defended_data_report(x_prime, x)` combine the above into ordered
-    dicts ready for a CSV row; `write_run_report(output_dir)` writes a run
-    directory's report.md (settings, utility, leakage, image grids).
+  `leakage_report(reconstructions, real_target_images)` (the image-space
+    scores) and `defended_data_report(x_prime, x)` give ordered dicts ready
+    for a CSV row; `write_run_report(output_dir)` writes a run directory's
+    report.md (settings, utility, leakage with its reference rows, images).
 """
 
 from antigan_tf.metrics.frechet import frechet_distance
 from antigan_tf.metrics.frechet import frechet_distance_from_moments
 from antigan_tf.metrics.leakage import defended_data_report
 from antigan_tf.metrics.leakage import leakage_report
-from antigan_tf.metrics.leakage import oracle_rate_and_confidence
-from antigan_tf.metrics.oracle import DEFAULT_EPOCHS as DEFAULT_ORACLE_EPOCHS
-from antigan_tf.metrics.oracle import Oracle
-from antigan_tf.metrics.oracle import load_or_train_oracle
-from antigan_tf.metrics.oracle import train_oracle
+from antigan_tf.metrics.class_leakage import HeldOut
+from antigan_tf.metrics.class_leakage import class_leakage_report
+from antigan_tf.metrics.class_leakage import instance_leakage
+from antigan_tf.metrics.class_leakage import kernel_distance
+from antigan_tf.metrics.class_leakage import reference_rows
+from antigan_tf.metrics.evaluation_network import EvaluationNetwork
+from antigan_tf.metrics.evaluation_network import load_or_train_evaluation_network
+from antigan_tf.metrics.evaluation_network import train_evaluation_network
 from antigan_tf.metrics.report import HPARAMS_FILE
 from antigan_tf.metrics.report import LEAKAGE_FILE
 from antigan_tf.metrics.report import METRICS_FILE

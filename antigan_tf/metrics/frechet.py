@@ -6,7 +6,7 @@ For Gaussians N(mu_a, S_a) and N(mu_b, S_b) the squared 2-Wasserstein
     ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)).
 
 With Inception features this is FID (Heusel et al., 2017); here the features
-are the leakage oracle's penultimate layer (see `oracle.Oracle.features`), so
+are the evaluation network's pooled features (`EvaluationNetwork.features`), so
 the numbers are comparable within this project only, not with published FIDs.
 The matrix square root follows the usual FID code (pytorch-fid, TTUR):
 `scipy.linalg.sqrtm`; if it is not finite (singular product), eps * I is added

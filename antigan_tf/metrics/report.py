@@ -6,7 +6,6 @@ relative path so the directory can be moved or zipped as a whole.
 Plain Python.
 """
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from antigan_tf.layout import METRICS_FILE
 from antigan_tf.layout import REPORT_FILE
 from antigan_tf.layout import UTILITY_FILE
 from antigan_tf.utils.io import read_csv_rows
+from antigan_tf.utils.io import read_json
 from antigan_tf.utils.io import read_hparams_csv
 from antigan_tf.utils.io import write_text_atomic
 
@@ -62,12 +62,39 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
   return '\n'.join(lines)
 
 
-def read_json(path: str) -> Mapping[str, Any]:
-  """The JSON object in `path`; {} if the file does not exist."""
-  if not os.path.exists(path):
-    return {}
-  with open(path) as f:
-    return json.load(f)
+# The headline columns of the leakage table, in this order.
+HEADLINE_COLUMNS = ('num_samples', 'frechet_distance', 'kid', 'recall', 'coverage',
+                    'precision', 'density', 'confident_rate_ratio')
+_REFERENCE_PREFIX = 'reference.'
+
+
+def leakage_section(leakage: Mapping[str, Mapping[str, Any]]) -> list[str]:
+  """Markdown lines: the headline table (reference rows first), then each
+  attacker's other metrics."""
+  rows = [(name, values) for name, values in leakage.items() if isinstance(values, Mapping)]
+  headline = [(name, values) for name, values in rows
+              if any(c in values for c in HEADLINE_COLUMNS[1:])]
+  parts = ['## Leakage', '']
+  if headline:
+    parts += ['Scored in the evaluation network\'s features against held-out real images of '
+              'the target class. Reference rows (`reference.*`) first: held-out real images '
+              'are a perfect attacker; noise, blobs and black images leak nothing. The '
+              'headline is the Fréchet distance and KID (lower: more leakage), then recall '
+              'and coverage (higher: more leakage). Precision, density and the confident '
+              'rate are fooled by blobs (see their reference rows): not leak measures on '
+              'their own.', '',
+              markdown_table(['set', *HEADLINE_COLUMNS],
+                             [[name, *[values.get(c, '') for c in HEADLINE_COLUMNS]]
+                              for name, values in headline]), '']
+    if any(values.get('few_samples') for _, values in headline):
+      parts += ['Some sets have fewer than 500 samples: their distances are noisy.', '']
+  for name, values in rows:
+    if name.startswith(_REFERENCE_PREFIX):
+      continue
+    others = [(k, v) for k, v in values.items()
+              if k not in HEADLINE_COLUMNS and k != 'few_samples']
+    parts += [f'**{name}**', '', markdown_table(['metric', 'value'], others), '']
+  return parts
 
 
 def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
@@ -93,6 +120,8 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
             markdown_table(['flag', 'value'],
                            [(k, hparams[k]) for k in _KEY_SETTINGS if k in hparams]),
             '', f'Every flag is in [{HPARAMS_FILE}]({HPARAMS_FILE}).', '']
+  if leakage:  # First: what the attackers got, next to the reference rows.
+    parts += leakage_section(leakage)
   if rows:
     last = rows[-1]
     parts += [f'## Utility after round {last["round"]}', '',
@@ -111,12 +140,6 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
     parts += ['Trained centrally on the same data (the paper\'s RIAFI protocol, '
               f'[{UTILITY_FILE}]({UTILITY_FILE})):', '',
               markdown_table(['metric', 'value'], list(utility.items())), '']
-  if leakage:
-    parts += ['## Leakage', '']
-    for attacker, values in leakage.items():
-      if isinstance(values, Mapping):
-        parts += [f'**{attacker}**', '',
-                  markdown_table(['metric', 'value'], list(values.items())), '']
   grids = [('What the victim shares (target class)', run.pngs_rel(run.VICTIM_REL)),
            ('GAN adversary reconstructions', run.pngs_rel(run.GAN_ATTACK_REL)),
            ('Black-box attacker reconstructions', run.pngs_rel(run.BLACK_BOX_REL))]

@@ -1,6 +1,6 @@
 """Which device TensorFlow trains on, said in one line for logs and notebooks.
 
-The GAN training (the Anti-GAN defender, both attackers, the oracle) is plain
+The GAN training (the Anti-GAN defender, both attackers, the evaluation network) is plain
 TensorFlow in the calling process and uses a GPU when TensorFlow sees one;
 TFF's FedAvg rounds run in its C++ `worker_binary`, which is CPU-only.
 TensorFlow is imported on call, so `antigan_tf.utils` stays TF-free.
@@ -28,5 +28,5 @@ def describe() -> str:
 
 def training_devices_line() -> str:
   """The line runs log at start: where GAN training and FedAvg rounds run."""
-  return (f'GAN training (defender, attackers, oracle) on {describe()}; '
+  return (f'GAN training (defender, attackers, evaluation network) on {describe()}; '
           'FedAvg rounds on TFF\'s worker_binary (CPU).')

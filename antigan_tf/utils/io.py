@@ -87,3 +87,11 @@ def savez_atomic(path: str, **arrays) -> str:
       os.remove(tmp)
     raise
   return path
+
+
+def read_json(path: str) -> Mapping[str, Any]:
+  """The JSON object in `path`; {} if the file does not exist."""
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)

@@ -83,7 +83,7 @@ def test_quickstart_executes(tmp_path, monkeypatch):
   nb = _execute('quickstart.ipynb', tmp_path, monkeypatch)
   text = _text(nb)
   assert 'set-up skipped' in text
-  assert 'GAN training (defender, attackers, oracle) on CPU' in text
+  assert 'GAN training (defender, attackers, evaluation network) on CPU' in text
   assert _sweep_runs(tmp_path / 'quickstart') == ['defense=none', 'defense=anti_gan']
   tables = [o.data['text/markdown'] for o in _outputs(nb, 'execute_result')
             if 'text/markdown' in o.data]

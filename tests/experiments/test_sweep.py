@@ -105,7 +105,8 @@ def test_plot_rejects_unknown_columns(tmp_path):
 
 def test_frontier_and_loss_plots(tmp_path):
   rows = [{'run': f'defense={d},x={i}', 'defense': d, 'riafi_ratio': str(u),
-           'gan_adversary.nn_ssim_mean': str(l), 'gan_adversary.oracle_rate': str(l / 2)}
+           'gan_adversary.nn_ssim_mean': str(l), 'gan_adversary.frechet_distance': str(10 * l),
+           'gan_adversary.kid': str(l / 2)}
           for i, (d, u, l) in enumerate([('none', 1.0, 0.4), ('anti_gan', 0.9, 0.2),
                                           ('dp', 0.5, 0.3)])]
   path = plots.plot_frontier(rows, path=str(tmp_path / 'f.png'))
@@ -180,7 +181,8 @@ def test_tiny_sweep_writes_rows_plots_and_report(tiny_sweep):
   assert [int(r['train_examples']) for r in rows[:2]] == [4 * 64 + 4, 4 * 64 + 8]
   assert [r['reference_run'] for r in rows] == [_RUNS[0], _RUNS[1], _RUNS[1]]
   for row in rows:
-    assert 0.0 <= float(row['gan_adversary.oracle_rate']) <= 1.0
+    assert float(row['gan_adversary.frechet_distance']) >= 0.0
+    assert float(row['reference.held_out_real.frechet_distance']) >= 0.0
     assert 0.0 <= float(row['central_riafi']) <= 1.0
     assert 0.0 <= float(row['riafi']) <= 1.0
     reference = rows[_RUNS.index(row['reference_run'])]

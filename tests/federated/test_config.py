@@ -31,8 +31,8 @@ def test_defaults_and_flag_names():
 def test_resumable_settings_are_where_a_run_may_differ_from_its_checkpoint():
   assert config_lib.RESUMABLE_CHANGES == frozenset({
       'rounds', 'progress', 'overwrite', 'tff_workers', 'tff_worker_addresses',
-      'allow_remote_workers', 'leakage_metrics', 'central_riafi_epochs', 'oracle_dir',
-      'oracle_epochs', 'oracle_max_train_examples'})
+      'allow_remote_workers', 'leakage_metrics', 'central_riafi_epochs', 'leakage_samples',
+      'cache_dir', 'evaluation_epochs', 'evaluation_max_train_examples'})
 
 
 @pytest.mark.parametrize(

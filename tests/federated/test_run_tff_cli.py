@@ -41,7 +41,7 @@ def test_smoke_flagfile_writes_the_metrics_csv_and_outputs(smoke_run):
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'test accuracy' in proc.stdout
   # Where the GAN training ran is logged (here: no GPU).
-  assert 'GAN training (defender, attackers, oracle) on CPU' in proc.stderr
+  assert 'GAN training (defender, attackers, evaluation network) on CPU' in proc.stderr
   rows = _read_csv(out_dir / 'metrics.csv')
   assert [r['round'] for r in rows] == ['1', '2']
   expected = ['round', 'train_loss', 'train_accuracy', 'train_examples', 'test_loss',

@@ -25,11 +25,13 @@ from antigan_tf.federated import runtime as runtime_lib
 from antigan_tf.federated import checkpoints
 from antigan_tf.federated import training
 from antigan_tf.federated.config import ExperimentConfig
+from antigan_tf.metrics import class_leakage
 from antigan_tf.layout import RunLayout
 
 _TINY = dict(
-    oracle_max_train_examples=300,
-    oracle_epochs=1,
+    evaluation_max_train_examples=300,
+    evaluation_epochs=1,
+    leakage_samples=40,
     num_clients=4,
     clients_per_round=3,
     rounds=2,
@@ -161,11 +163,22 @@ def test_attacked_run_writes_metrics_grids_and_the_defended_victim(attacked_runs
 def test_attacked_run_measures_leakage_and_writes_the_report(attacked_runs):
   out = attacked_runs['straight_dir']
   leakage = attacked_runs['straight'].leakage
-  assert list(leakage) == ['gan_adversary', 'black_box', 'victim_shared']
+  references = [f'reference.{name}' for name in class_leakage.REFERENCE_NAMES]
+  assert list(leakage) == [*references, 'gan_adversary', 'black_box', 'victim_shared']
+  for name in (*references, 'gan_adversary', 'black_box'):
+    values = leakage[name]
+    assert values['num_samples'] == 40 and values['few_samples'] == 1.0
+    assert values['frechet_distance'] >= 0.0 and math.isfinite(values['kid'])
+    for metric in ('precision', 'recall', 'coverage', 'confident_rate'):
+      assert 0.0 <= values[metric] <= 1.0, (name, metric)
   for attacker in ('gan_adversary', 'black_box'):
     values = leakage[attacker]
     assert -1.0 <= values['nn_ssim_mean'] <= values['nn_ssim_p95'] <= 1.0
-    assert 0.0 <= values['oracle_rate'] <= 1.0 and values['frechet_distance'] >= 0.0
+    assert 0.0 <= values['instance_leak_rate_features'] <= 1.0
+    assert 0.0 <= values['instance_leak_rate_ssim'] <= 1.0
+  # The black-box attacker's grid shows 9 images; its npz holds the 40 scored.
+  with np.load(out / 'attack' / 'black_box' / 'reconstructions.npz') as cached:
+    assert len(cached['x']) == 40
   assert leakage['victim_shared']['pixel_variance_x'] > 0
   with open(out / 'leakage.json') as f:
     assert json.load(f) == json.loads(json.dumps(leakage))

@@ -1,4 +1,5 @@
-"""Leakage and defended-data reports, with a hand-weighted oracle."""
+"""Leakage and defended-data reports; class-level metrics with a hand-weighted
+evaluation network."""
 
 import math
 
@@ -9,21 +10,22 @@ import tensorflow as tf
 from antigan_tf.metrics import frechet
 from antigan_tf.metrics import leakage
 from antigan_tf.metrics import similarity
-from antigan_tf.metrics.oracle import Oracle
+from antigan_tf.metrics import class_leakage
+from antigan_tf.metrics.evaluation_network import EvaluationNetwork
 
 SIZE = 12  # >= the 11x11 SSIM window.
 
 
-def _hand_oracle():
+def _hand_network():
   """Features h = relu([mean, -mean]) of the pixels; logits = [2 h0, 2 h1, 0]."""
   inputs = tf.keras.Input((SIZE, SIZE, 1))
-  hidden = tf.keras.layers.Dense(2, activation='relu')
+  hidden = tf.keras.layers.Dense(2, activation='relu', name='features')
   logits = tf.keras.layers.Dense(3, name='logits')
   model = tf.keras.Model(inputs, logits(hidden(tf.keras.layers.Flatten()(inputs))))
   n = SIZE * SIZE
   hidden.set_weights([np.tile([[1.0 / n, -1.0 / n]], (n, 1)), np.zeros(2)])
   logits.set_weights([np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]), np.zeros(3)])
-  return Oracle(model)
+  return EvaluationNetwork(model, metadata={})
 
 
 def _constant(*values):
@@ -34,16 +36,48 @@ def _noise(n, seed):
   return np.random.default_rng(seed).uniform(-1, 1, (n, SIZE, SIZE, 1)).astype(np.float32)
 
 
-def test_oracle_rate_and_confidence_by_hand():
+def test_confident_rate_by_hand():
   # mean +0.5 -> logits (1, 0, 0); mean -0.5 -> logits (0, 1, 0).
   p_bright = math.e / (math.e + 2)  # P(class 0 | bright) = 0.576
-  p_dark = 1 / (math.e + 2)  # P(class 0 | dark) = 0.212
-  result = leakage.oracle_rate_and_confidence(_hand_oracle(), _constant(0.5, 0.5, -0.5), 0)
-  assert result['oracle_rate'] == pytest.approx(2 / 3)
-  assert result['oracle_confidence'] == pytest.approx((2 * p_bright + p_dark) / 3)
+  network = _hand_network()
+  probs = network.predict_proba(_constant(0.5, -0.5))
+  assert probs[0, 0] == pytest.approx(p_bright)
+  samples = _constant(0.5, 0.5, -0.5)
+  assert class_leakage.confident_rate(network, samples, 0, threshold=0.5) == pytest.approx(2 / 3)
+  assert class_leakage.confident_rate(network, samples, 0, threshold=0.6) == 0.0
 
 
-def test_leakage_report_without_oracle():
+def test_class_leakage_report_against_held_out_images():
+  network = _hand_network()
+  rng = np.random.default_rng(4)
+  held = np.clip(_constant(*rng.uniform(0.3, 0.7, 40)), -1, 1)
+  held_out = class_leakage.HeldOut(network, held, 0)
+  # The 5th-percentile threshold leaves 95% of the held-out images confident.
+  assert held_out.own_rate == pytest.approx(0.95, abs=0.03)
+  same = class_leakage.class_leakage_report(held, held_out)
+  assert same['frechet_distance'] == pytest.approx(0.0, abs=1e-6)
+  assert same['confident_rate_ratio'] == pytest.approx(1.0)
+  assert same['precision'] == 1.0 and same['few_samples'] == 1.0
+  dark = class_leakage.class_leakage_report(_constant(*rng.uniform(-0.7, -0.3, 40)), held_out)
+  assert dark['frechet_distance'] > 0.1 and dark['kid'] > same['kid']
+  assert dark['confident_rate'] == 0.0 and dark['precision'] == 0.0 and dark['coverage'] == 0.0
+  expected = frechet.frechet_distance(network.features(_constant(*rng.uniform(-0.7, -0.3, 40))),
+                                      held_out.features)
+  assert expected > 0.1
+
+
+def test_instance_leakage_finds_copies():
+  network = _hand_network()
+  private = _constant(0.5, 0.1, -0.2)
+  public = _constant(0.9, 0.8)
+  copies = class_leakage.instance_leakage(private, private.copy(), public, network)
+  assert copies['instance_leak_rate_features'] == 1.0
+  assert copies['instance_leak_rate_ssim'] == 1.0  # A copy's SSIM is 1.
+  far = class_leakage.instance_leakage(private, _constant(-0.9, -0.95), public, network)
+  assert far['instance_leak_rate_features'] == pytest.approx(1 / 3)  # Only -0.2 is nearer.
+
+
+def test_leakage_report_by_hand():
   real = _noise(6, 0)
   reconstructions = np.concatenate([real[:1], _noise(3, 1)])  # One exact copy.
   report = leakage.leakage_report(reconstructions, real)
@@ -56,45 +90,14 @@ def test_leakage_report_without_oracle():
   assert report['nn_psnr_p95'] == math.inf  # Position 2.85 reaches the sorted-last inf.
 
 
-def test_leakage_report_with_oracle():
-  oracle = _hand_oracle()
-  real = np.clip(_constant(0.5, 0.4, 0.6, 0.3) + 0.1 * _noise(4, 2), -1, 1)
-  reconstructions = np.clip(_constant(0.5, -0.5, 0.2) + 0.1 * _noise(3, 3), -1, 1)
-  report = leakage.leakage_report(reconstructions, real, oracle=oracle, target_class=0)
-  assert list(report) == ['nn_ssim_mean', 'nn_ssim_p95', 'nn_psnr_mean', 'nn_psnr_p95',
-                          'oracle_rate', 'oracle_confidence', 'frechet_distance']
-  assert report['oracle_rate'] == pytest.approx(2 / 3)
-  expected = frechet.frechet_distance(oracle.features(reconstructions), oracle.features(real))
-  assert report['frechet_distance'] == pytest.approx(expected)
-  assert report['frechet_distance'] > 0
-  same = leakage.leakage_report(real, real, oracle=oracle, target_class=0)
-  assert same['frechet_distance'] == pytest.approx(0.0, abs=1e-6)
-  assert same['nn_ssim_mean'] == pytest.approx(1.0, abs=1e-6)
-  assert same['oracle_rate'] == 1.0
-
-
 def test_leakage_report_rejects_bad_arguments():
-  oracle = _hand_oracle()
   real, recon = _noise(3, 0), _noise(3, 1)
-  with pytest.raises(ValueError, match='target_class.*required'):
-    leakage.leakage_report(recon, real, oracle=oracle)
-  with pytest.raises(ValueError, match='target_class.*only used with `oracle`'):
-    leakage.leakage_report(recon, real, target_class=0)
-  with pytest.raises(ValueError, match='target_class.*3 classes'):
-    leakage.leakage_report(recon, real, oracle=oracle, target_class=3)
-  with pytest.raises(ValueError, match='`oracle` must be'):
-    leakage.leakage_report(recon, real, oracle=object(), target_class=0)
-  with pytest.raises(ValueError, match='`reconstructions` has 1 image.*at least 2'):
-    leakage.leakage_report(recon[:1], real, oracle=oracle, target_class=0)
   with pytest.raises(ValueError, match='`real_target_images`.*empty'):
     leakage.leakage_report(recon, real[:0])
   with pytest.raises(ValueError, match='`reconstructions` and `real_target_images`.*channel'):
     leakage.leakage_report(np.repeat(recon, 3, axis=-1), real)
-  with pytest.raises(ValueError, match='oracle takes'):
-    big = np.zeros((2, 16, 16, 1), np.float32)
-    leakage.leakage_report(big, big, oracle=oracle, target_class=0)
   with pytest.raises(ValueError, match='`reconstructions`.*NaN'):
-    leakage.oracle_rate_and_confidence(oracle, recon * np.nan, 0)
+    leakage.leakage_report(recon * np.nan, real)
 
 
 def test_defended_data_report_by_hand():
