@@ -96,7 +96,10 @@ def frechet_distance_from_moments(
   eps = checks.check_positive_float(eps, 'eps')
 
   diff = mu_a - mu_b
-  covmean, _ = linalg.sqrtm(cov_a.dot(cov_b), disp=False)
+  # A singular product (e.g. identical images) makes scipy's error estimate
+  # divide by zero; the result is checked below and retried with an offset.
+  with np.errstate(invalid='ignore', divide='ignore'):
+    covmean, _ = linalg.sqrtm(cov_a.dot(cov_b), disp=False)
   if not np.all(np.isfinite(covmean)):
     offset = np.eye(dim) * eps
     covmean, _ = linalg.sqrtm((cov_a + offset).dot(cov_b + offset), disp=False)
