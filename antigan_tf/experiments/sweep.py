@@ -255,9 +255,16 @@ def collect_row(run_dir: str, params: Mapping[str, str]) -> 'collections.Ordered
     last = [v for v in last if v is not None]
     row['riafi'] = sum(last) / len(last) if last else None
   row.update(report_lib.read_json(run.utility_json))
-  for attacker, values in report_lib.read_json(run.leakage_json).items():
+  leakage = report_lib.read_json(run.leakage_json)
+  for attacker, values in leakage.items():
     for metric, value in values.items():
       row[f'{attacker}.{metric}'] = value
+  # The issue's yardstick: an attacker's Fréchet distance over another class's.
+  other = leakage.get('reference.other_class', {}).get('frechet_distance')
+  for attacker in plots_lib.ATTACKERS:
+    if attacker in leakage:
+      row[f'{attacker}.fd_over_other_class'] = _ratio(
+          leakage[attacker].get('frechet_distance'), other)
   return row
 
 

@@ -21,9 +21,14 @@ RIAFI_ROUNDS = 5
 REPORT_COLUMNS = (
     'defense', 'test_accuracy', 'riafi', 'riafi_ratio', 'central_riafi',
     'central_riafi_ratio',
-    'gan_adversary.frechet_distance', 'gan_adversary.kid', 'gan_adversary.nn_ssim_mean',
-    'black_box.frechet_distance', 'black_box.kid', 'black_box.nn_ssim_mean',
+    'gan_adversary.frechet_distance', 'gan_adversary.fd_over_other_class', 'gan_adversary.kid',
+    'gan_adversary.nn_ssim_mean',
+    'black_box.frechet_distance', 'black_box.fd_over_other_class', 'black_box.kid',
+    'black_box.nn_ssim_mean',
     'victim_shared.nn_ssim_mean')
+# The reference rows' columns in the sweep report.
+REFERENCE_COLUMNS = ('num_samples', 'frechet_distance', 'kid', 'recall', 'coverage')
+_REFERENCE_PREFIX = 'reference.'
 # A run's image grids shown side by side: (caption, path or directory).
 RUN_IMAGES = (
     ('victim\'s real images (target class)', layout_lib.RunLayout.REAL_TARGET_GRID_REL),
@@ -46,6 +51,22 @@ def run_image(run_dir: str, relative: str) -> Optional[str]:
   return relative if os.path.exists(os.path.join(run_dir, relative)) else None
 
 
+def reference_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+  """Markdown lines: the reference rows of the first run that has them (they
+  depend on the dataset and target class only; every run scores against them)."""
+  row = next((r for r in rows if any(k.startswith(_REFERENCE_PREFIX) for k in r)), None)
+  if row is None:
+    return []
+  names = list(collections.OrderedDict.fromkeys(
+      k[len(_REFERENCE_PREFIX):].rsplit('.', 1)[0] for k in row if k.startswith(_REFERENCE_PREFIX)))
+  table = [[name, *[row.get(f'{_REFERENCE_PREFIX}{name}.{c}', '') for c in REFERENCE_COLUMNS]]
+           for name in names]
+  return ['Reference rows (in each run\'s leakage.json): held-out real images are a perfect '
+          'attacker, noise, blobs and black images leak nothing. `*.fd_over_other_class`: an '
+          'attacker\'s Fréchet distance over the other-class row\'s.', '',
+          report_lib.markdown_table(['reference', *REFERENCE_COLUMNS], table), '']
+
+
 def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
                        plot_paths: Sequence[str], *, configs: Sequence[Mapping[str, str]] = (),
                        failed: Sequence[str] = (), title: Optional[str] = None,
@@ -64,6 +85,7 @@ def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
               'and settings, no defense); `central_riafi`: the same data trained centrally; '
               '`*.nn_ssim_ratio`: the attacker\'s mean nearest-neighbour SSIM to the victim\'s '
               'images over the reference\'s.', '']
+  parts += reference_table(rows)
   parts += [report_lib.markdown_table(
       shown, [[f'[{r["run"]}]({sweep.run_rel(r["run"], layout_lib.REPORT_FILE)})',
                *[r.get(c, '') for c in shown[1:]]] for r in rows]), '']

@@ -319,3 +319,13 @@ def test_values_per_parameter_keeps_the_first_values_of_grid_and_arms(tmp_path, 
     sweep.run_sweep(output_dir=str(tmp_path), base_flagfile=os.path.join(
         repo_root, 'configs', 'smoke.flags'), grid={'seed': [0]}, values_per_parameter=0,
                     dry_run=True)
+
+
+def test_sweep_report_leads_with_the_reference_rows():
+  row = {'run': 'defense=none', 'reference.held_out_real.frechet_distance': 0.01,
+         'reference.held_out_real.num_samples': 500, 'reference.black.frechet_distance': 9.5,
+         'black_box.frechet_distance': 0.3}
+  lines = sweep_report.reference_table([{'run': 'x'}, row])
+  table = '\n'.join(lines)
+  assert '| held_out_real | 500 | 0.01 |' in table and '| black |  | 9.5 |' in table
+  assert sweep_report.reference_table([{'run': 'x'}]) == []
