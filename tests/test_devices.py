@@ -12,7 +12,7 @@ def test_describe_names_the_cpu_when_tensorflow_sees_no_gpu(monkeypatch):
   monkeypatch.setattr(devices, 'gpu_names', lambda: ['Tesla T4'])
   assert devices.describe() == 'GPU (Tesla T4)'
   line = devices.training_devices_line()
-  assert line.startswith('GAN training (defender, attackers, oracle) on GPU (Tesla T4);')
+  assert line.startswith('GAN training (defender, attackers, evaluation network) on GPU (Tesla T4);')
   assert "TFF's worker_binary (CPU)" in line
 
 

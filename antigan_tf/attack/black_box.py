@@ -92,6 +92,8 @@ def train_black_box_attacker(
     latent_dim: int = 100,
     width: int = 64,
     learning_rate: float = 1e-4,
+    beta_1: float = 0.0,
+    beta_2: float = 0.9,
     seed: int = 0,
     num_reconstructions: int = 64,
     progress: bool = False,
@@ -100,7 +102,7 @@ def train_black_box_attacker(
 
   DCGAN generator and critic from `antigan_tf.models` (weights initialised
   from `seed`), `antigan_tf.gan.WGANGP` with Adam(learning_rate,
-  beta_1=0, beta_2=0.9) for both networks (Gulrajani et al.), trained with
+  beta_1, beta_2) for both networks (Gulrajani et al.: 1e-4, 0, 0.9), trained with
   Keras `fit` for `steps` generator updates (each after `n_critic` critic
   updates) on full batches of the images, reshuffled each pass. Training
   stops with `NonFiniteLossError` at the first NaN/inf loss.
@@ -116,6 +118,8 @@ def train_black_box_attacker(
     latent_dim: size of z (>= 1).
     width: base filters of the generator and of the critic (>= 1).
     learning_rate: Adam step size of both networks (> 0).
+    beta_1: Adam beta_1 of both networks, in [0, 1).
+    beta_2: Adam beta_2 of both networks, in [0, 1).
     seed: integer >= 0; weights, data order, training randomness and the
       reconstruction latents derive from it.
     num_reconstructions: images in `reconstructions` (>= 1).
@@ -136,6 +140,8 @@ def train_black_box_attacker(
   latent_dim = checks.check_int(latent_dim, 'latent_dim', 1)
   width = checks.check_int(width, 'width', 1)
   learning_rate = checks.check_positive_float(learning_rate, 'learning_rate')
+  beta_1 = checks.check_adam_beta(beta_1, 'beta_1')
+  beta_2 = checks.check_adam_beta(beta_2, 'beta_2')
   seed = checks.check_int(seed, 'seed', 0)
   num_reconstructions = checks.check_int(num_reconstructions, 'num_reconstructions', 1)
   images = images_lib.check_images(images, 'images')
@@ -150,9 +156,9 @@ def train_black_box_attacker(
   gan = WGANGP(generator, critic, n_critic=n_critic, gp_weight=gp_weight, seed=seed)
   gan.compile(
       generator_optimizer=tf.keras.optimizers.Adam(
-          learning_rate, beta_1=0.0, beta_2=0.9, jit_compile=False),
+          learning_rate, beta_1=beta_1, beta_2=beta_2, jit_compile=False),
       critic_optimizer=tf.keras.optimizers.Adam(
-          learning_rate, beta_1=0.0, beta_2=0.9, jit_compile=False),
+          learning_rate, beta_1=beta_1, beta_2=beta_2, jit_compile=False),
   )
   # Repeat before batching: every batch is full, even for N < batch_size.
   dataset = (

@@ -115,13 +115,16 @@ def run_black_box_attack(config: config_lib.ExperimentConfig, victim_data,
   count = max(attack.num_reconstructions, config.evaluation.leakage_samples)
   key = array_fingerprint(
       images, note=(f'steps={attack.black_box_steps},width={attack.black_box_width},'
-                    f'seed={config.federation.seed},n={count}'))
+                    f'lr={attack.black_box_learning_rate},betas={attack.black_box_beta_1},'
+                    f'{attack.black_box_beta_2},seed={config.federation.seed},n={count}'))
   if os.path.exists(layout.black_box_npz):
     with np.load(layout.black_box_npz) as cached:
       if str(cached['key']) == key:
         return
   result = attack_lib.train_black_box_attacker(
       images, steps=attack.black_box_steps, width=attack.black_box_width,
+      learning_rate=attack.black_box_learning_rate, beta_1=attack.black_box_beta_1,
+      beta_2=attack.black_box_beta_2,
       seed=config.federation.seed, num_reconstructions=count, progress=config.progress)
   os.makedirs(layout.black_box_dir, exist_ok=True)
   image_grids.save_image_grid(result.reconstructions[:attack.num_reconstructions],

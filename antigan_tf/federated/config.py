@@ -30,6 +30,7 @@ _POSITIVE_INT = checks.integer(1)
 _NON_NEGATIVE_INT = checks.integer(0)
 _POSITIVE = checks.number(0, open_minimum=True)
 _OPTIONAL_POSITIVE_INT = checks.optional(_POSITIVE_INT)
+_ADAM_BETA = checks.number(0, 1, open_maximum=True)
 
 
 def _flag_error(flag: str, problem: str) -> SettingError:
@@ -153,6 +154,12 @@ class AttackConfig:
       500, 'Generator steps of the black-box attacker\'s WGAN-GP.', _POSITIVE_INT)
   black_box_width: int = setting(
       64, 'Base filters of the black-box attacker\'s generator and critic.', _POSITIVE_INT)
+  black_box_learning_rate: float = setting(
+      1e-4, 'Adam learning rate of the black-box attacker\'s generator and critic.', _POSITIVE)
+  black_box_beta_1: float = setting(
+      0.0, 'Adam beta_1 of the black-box attacker (Gulrajani et al.: 0).', _ADAM_BETA)
+  black_box_beta_2: float = setting(
+      0.9, 'Adam beta_2 of the black-box attacker (Gulrajani et al.: 0.9).', _ADAM_BETA)
   num_reconstructions: int = setting(
       64, 'Images per reconstruction grid (and per leakage measurement).', _POSITIVE_INT)
 

@@ -193,6 +193,11 @@ def check_unit_interval(value, argname: str) -> float:
   return _named(number(0, 1), value, argname)
 
 
+def check_adam_beta(value, argname: str) -> float:
+  """A finite number in [0, 1) (an Adam beta), as a Python float."""
+  return _named(number(0, 1, open_maximum=True), value, argname)
+
+
 def check_choice(value, argname: str, choices: Sequence[str]) -> str:
   """One of `choices`."""
   return _named(one_of(choices), value, argname)

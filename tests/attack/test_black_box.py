@@ -60,6 +60,8 @@ def test_rejects_bad_images(images, message):
         ({'learning_rate': float('nan')}, 'learning_rate'),
         ({'num_reconstructions': 0}, 'num_reconstructions'),
         ({'seed': -2}, 'seed'),
+        ({'beta_1': 1.0}, 'beta_1'),
+        ({'beta_2': -0.1}, 'beta_2'),
     ],
 )
 def test_rejects_bad_arguments(kwargs, message):

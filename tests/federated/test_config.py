@@ -55,6 +55,8 @@ def test_resumable_settings_are_where_a_run_may_differ_from_its_checkpoint():
         ({'dataset': 'imagenet'}, "--dataset must be one of fashion_mnist, mnist, cifar10, local"),
         ({'output_dir': ''}, '--output_dir must be a non-empty string'),
         ({'roundz': 3}, 'Unknown setting(s): roundz.'),
+        ({'black_box_beta_1': 1.0}, '--black_box_beta_1 must be finite and in [0, 1), got 1.0.'),
+        ({'black_box_learning_rate': 0.0}, '--black_box_learning_rate must be finite and > 0'),
     ],
 )
 def test_bad_settings_name_the_flag(flat, message):

@@ -79,6 +79,9 @@ def test_reference_rows_rank_like_a_person_would(network):
                if n != 'held_out_real'), (metric, values)
     # ... and blobs, noise, black and mean images less than another class.
     assert all(leakier(values['other_class'], values[n]) for n in not_leaky), (metric, values)
-  # Why precision, density and the confident rate are not headline metrics.
-  assert rows['noisy_blob']['precision'] >= rows['held_out_real']['precision']
-  assert rows['black']['confident_rate_ratio'] > rows['other_class']['confident_rate_ratio']
+  # Why precision, density and the confident rate are not headline metrics:
+  # some set that leaks nothing beats another class on them (which one
+  # varies with the network's training).
+  fooled = [n for n in not_leaky for m in class_leakage.FOOLED_BY_BLOBS
+            if rows[n][m] > rows['other_class'][m]]
+  assert fooled, rows
