@@ -297,7 +297,8 @@ def add_reference_columns(rows: Sequence[Mapping[str, Any]],
     if reference is not None:
       row['riafi_ratio'] = _ratio(row.get('riafi'), reference.get('riafi'))
       row['test_accuracy_ratio'] = _ratio(row.get('test_accuracy'), reference.get('test_accuracy'))
-      row['central_riafi_ratio'] = _ratio(row.get('central_riafi'), reference.get('central_riafi'))
+      for name in ('central_riafi', 'central_balanced_riafi'):
+        row[f'{name}_ratio'] = _ratio(row.get(name), reference.get(name))
       for attacker in plots_lib.ATTACKERS:
         key = f'{attacker}.nn_ssim_mean'
         if key in row:

@@ -19,8 +19,8 @@ RIAFI_ROUNDS = 5
 
 # Columns of the report's table, in this order, when the rows have them.
 REPORT_COLUMNS = (
-    'defense', 'test_accuracy', 'riafi', 'riafi_ratio', 'central_riafi',
-    'central_riafi_ratio',
+    'defense', 'test_accuracy', 'riafi', 'target_precision', 'riafi_ratio', 'central_riafi',
+    'central_target_precision', 'central_riafi_ratio', 'central_balanced_riafi_ratio',
     'gan_adversary.frechet_distance', 'gan_adversary.fd_over_other_class', 'gan_adversary.kid',
     'gan_adversary.nn_ssim_mean',
     'black_box.frechet_distance', 'black_box.fd_over_other_class', 'black_box.kid',

@@ -67,6 +67,8 @@ from antigan_tf.metrics.similarity import pairwise_ssim
 from antigan_tf.metrics.similarity import pixel_variance
 from antigan_tf.metrics.similarity import summarize
 from antigan_tf.metrics.utility import accuracy
+from antigan_tf.metrics.utility import balanced_subset
+from antigan_tf.metrics.utility import target_class_scores
 from antigan_tf.metrics.utility import per_class_accuracy
 from antigan_tf.metrics.utility import central_riafi
 from antigan_tf.metrics.utility import riafi

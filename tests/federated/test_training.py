@@ -184,7 +184,8 @@ def test_attacked_run_measures_leakage_and_writes_the_report(attacked_runs):
     assert json.load(f) == json.loads(json.dumps(leakage))
   with open(out / 'utility.json') as f:
     utility = json.load(f)
-  assert list(utility) == ['central_riafi', 'central_test_accuracy']
+  assert list(utility) == [f'{p}_{k}' for p in ('central', 'central_balanced')
+                           for k in ('riafi', 'target_precision', 'target_f1', 'test_accuracy')]
   assert all(0.0 <= v <= 1.0 for v in utility.values())
   report = (out / 'report.md').read_text()
   assert '## Leakage' in report and 'gan_adversary' in report

@@ -131,8 +131,9 @@ def test_central_riafi_learns_what_the_data_teaches():
   train_x, test_x = _blocks(train_y, rng), _blocks(test_y, rng)
   result = utility.central_riafi(train_x, train_y, test_x, test_y, target_class=2,
                                  epochs=15, batch_size=16, learning_rate=3e-3, seed=0)
-  assert list(result) == ['riafi', 'test_accuracy']
+  assert list(result) == ['riafi', 'target_precision', 'target_f1', 'test_accuracy']
   assert result['riafi'] == 1.0 and result['test_accuracy'] == 1.0
+  assert result['target_precision'] == 1.0 and result['target_f1'] == 1.0
   # X' that carries another class's features (class 1's images labelled 2)
   # teaches the model nothing about real class-2 images.
   fake_x = train_x.copy()
@@ -158,3 +159,27 @@ def test_central_riafi_rejects_bad_arguments():
     utility.central_riafi(x, y, np.zeros((4, 4, 4, 1), np.float32), y, target_class=1)
   with pytest.raises(ValueError, match='epochs'):
     utility.central_riafi(x, y, x, y, target_class=1, epochs=0)
+
+
+def test_target_class_scores_by_hand():
+  y_true = np.array([6, 6, 6, 1, 1, 2])
+  y_pred = np.array([6, 6, 1, 6, 6, 2])
+  scores = utility.target_class_scores(y_true, y_pred, 6)
+  assert scores['recall'] == pytest.approx(2 / 3)
+  assert scores['precision'] == pytest.approx(2 / 4)
+  assert scores['f1'] == pytest.approx(2 * (2 / 4) * (2 / 3) / (2 / 4 + 2 / 3))
+  # Calling everything the target class: full recall, low precision.
+  everything = utility.target_class_scores(y_true, np.full(6, 6), 6)
+  assert everything['recall'] == 1.0 and everything['precision'] == pytest.approx(0.5)
+  assert utility.target_class_scores(y_true, np.full(6, 1), 6) == {
+      'recall': 0.0, 'precision': 0.0, 'f1': 0.0}
+
+
+def test_balanced_subset_keeps_the_rarest_class_count_of_every_class():
+  y = np.array([6] * 10 + [1] * 3 + [2] * 5)
+  x = np.arange(len(y), dtype=np.float32)
+  bx, by = utility.balanced_subset(x, y, seed=1)
+  assert sorted(np.unique(by, return_counts=True)[1]) == [3, 3, 3]
+  np.testing.assert_array_equal(y[bx.astype(int)], by)  # Images keep their labels.
+  again, _ = utility.balanced_subset(x, y, seed=1)
+  np.testing.assert_array_equal(bx, again)
