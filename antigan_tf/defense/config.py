@@ -8,13 +8,16 @@ Flags are derived from these fields: `--defender_<field>` in `bin/run_tff`,
 import dataclasses
 from typing import Any, Optional
 
+from antigan_tf.data import sources
 from antigan_tf.utils import checks
 from antigan_tf.utils import settings
 from antigan_tf.utils.settings import setting
 
 TARGET_MODES = ('per_sample', 'mean', 'mean_maxpool')
 VARIANCE_MODES = ('max', 'min')
-DATASETS = ('fashion_mnist', 'mnist', 'cifar10', 'local')
+# The loaders' datasets, the default first, and 'local' (files in --data_dir).
+DATASETS = ('fashion_mnist', *(n for n in sources.DATASET_NAMES if n != 'fashion_mnist'),
+            'local')
 
 _POSITIVE_INT = checks.integer(1)
 _NON_NEGATIVE_INT = checks.integer(0)

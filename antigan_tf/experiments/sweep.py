@@ -54,6 +54,7 @@ from antigan_tf import layout as layout_lib
 from antigan_tf.experiments import plots as plots_lib
 from antigan_tf.experiments import sweep_report
 from antigan_tf.federated import config as experiment_config
+from antigan_tf.metrics import class_leakage
 from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils import checks
 from antigan_tf.utils import settings
@@ -260,7 +261,7 @@ def collect_row(run_dir: str, params: Mapping[str, str]) -> 'collections.Ordered
     for metric, value in values.items():
       row[f'{attacker}.{metric}'] = value
   # The issue's yardstick: an attacker's Fréchet distance over another class's.
-  other = leakage.get('reference.other_class', {}).get('frechet_distance')
+  other = leakage.get(f'{class_leakage.REFERENCE_PREFIX}other_class', {}).get('frechet_distance')
   for attacker in plots_lib.ATTACKERS:
     if attacker in leakage:
       row[f'{attacker}.fd_over_other_class'] = _ratio(

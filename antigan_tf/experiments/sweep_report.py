@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from antigan_tf import layout as layout_lib
+from antigan_tf.metrics import class_leakage
 from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils.io import write_text_atomic
 
@@ -27,8 +28,8 @@ REPORT_COLUMNS = (
     'black_box.nn_ssim_mean',
     'victim_shared.nn_ssim_mean')
 # The reference rows' columns in the sweep report.
-REFERENCE_COLUMNS = ('num_samples', 'frechet_distance', 'kid', 'recall', 'coverage')
-_REFERENCE_PREFIX = 'reference.'
+REFERENCE_COLUMNS = ('num_samples', *class_leakage.HEADLINE_METRICS)
+_REFERENCE_PREFIX = class_leakage.REFERENCE_PREFIX
 # A run's image grids shown side by side: (caption, path or directory).
 RUN_IMAGES = (
     ('victim\'s real images (target class)', layout_lib.RunLayout.REAL_TARGET_GRID_REL),

@@ -14,15 +14,11 @@ import tensorflow as tf
 
 from antigan_tf import layout as layout_lib
 from antigan_tf import metrics as metrics_lib
-from antigan_tf.data import sources
-from antigan_tf.metrics import class_leakage
-from antigan_tf.metrics import evaluation_network
 from antigan_tf.federated import config as config_lib
 from antigan_tf.federated import run_setup
+from antigan_tf.metrics import class_leakage
+from antigan_tf.metrics import evaluation_network
 from antigan_tf.utils import io as io_utils
-
-# leakage.json key of a reference row: 'reference.held_out_real', ...
-REFERENCE_PREFIX = 'reference.'
 
 
 def evaluate_classifier(keras_model: tf.keras.Model, x: np.ndarray, y: np.ndarray, *,
@@ -76,11 +72,12 @@ class _Judge(NamedTuple):
   """The evaluation network with the held-out images it scores against."""
 
   held_out: class_leakage.HeldOut
-  public: np.ndarray  # Held-out images of the class not scored against.
+  # The victim's images against the public half of the held-out images.
+  instances: class_leakage.InstanceBaseline
   references: Mapping[str, Mapping[str, float]]
 
 
-def _judge(config: config_lib.ExperimentConfig) -> _Judge:
+def _judge(config: config_lib.ExperimentConfig, data: run_setup.RunData) -> _Judge:
   """The evaluation network (cached), the held-out split and the reference rows (cached)."""
   evaluation, federation = config.evaluation, config.federation
   network = metrics_lib.load_or_train_evaluation_network(
@@ -88,9 +85,7 @@ def _judge(config: config_lib.ExperimentConfig) -> _Judge:
       dataset=federation.dataset, data_dir=federation.data_dir,
       epochs=evaluation.evaluation_epochs, seed=federation.seed,
       max_train_examples=evaluation.evaluation_max_train_examples, progress=config.progress)
-  # The whole test split: no client holds it (`max_test_examples` only cuts the
-  # per-round evaluation).
-  test = sources.load_dataset(federation.dataset, split='test', data_dir=federation.data_dir)
+  test = data.full_test  # No client holds it.
   target = federation.target_class
   scored, public = class_leakage.split_held_out(test.x, test.y, target, seed=0)
   held_out = class_leakage.HeldOut(network, scored, target)
@@ -104,15 +99,15 @@ def _judge(config: config_lib.ExperimentConfig) -> _Judge:
         held_out, public, test.x[test.y == other], count=count, seed=0)
     references['other_class']['class'] = float(other)
     io_utils.write_json_atomic(path, references, sort_keys=False)
-  return _Judge(held_out=held_out, public=public, references=references)
+  return _Judge(held_out=held_out, references=references,
+                instances=class_leakage.InstanceBaseline(network, data.real_target, public))
 
 
 def _attacker_leakage(reconstructions, data: run_setup.RunData, judge: _Judge):
   """Headline, instance and image-space leakage of one attacker's samples."""
   report = collections.OrderedDict(class_leakage.class_leakage_report(
       reconstructions, judge.held_out))
-  report.update(class_leakage.instance_leakage(
-      data.real_target, reconstructions, judge.public, judge.held_out.network))
+  report.update(class_leakage.instance_leakage(judge.instances, reconstructions))
   report.update(metrics_lib.leakage_report(reconstructions, data.real_target))
   return report
 
@@ -129,9 +124,9 @@ def write_leakage(config: config_lib.ExperimentConfig, data: run_setup.RunData,
   """
   run_setup.log_phase('leakage metrics (evaluation network and reference rows: trained '
                       'once, then cached)')
-  judge = _judge(config)
+  judge = _judge(config, data)
   leakage = collections.OrderedDict(
-      (f'{REFERENCE_PREFIX}{name}', row) for name, row in judge.references.items())
+      (f'{class_leakage.REFERENCE_PREFIX}{name}', row) for name, row in judge.references.items())
   if gan_reconstructions is not None:
     leakage['gan_adversary'] = _attacker_leakage(gan_reconstructions, data, judge)
   if 'black_box' in config.attack.attacks:

@@ -26,7 +26,7 @@ def hparams_record(config: config_lib.ExperimentConfig,
   The defender's settings are recorded only when it runs (else empty), list
   settings comma-joined, and the worker addresses as checked and resolved.
   """
-  record = collections.OrderedDict(sorted(config.to_flat().items()))
+  record = collections.OrderedDict(config.to_flat())
   anti_gan = config.defense.defense == 'anti_gan'
   for name in record:
     if name.startswith(config_lib.DEFENDER_FLAG_PREFIX) and not anti_gan:

@@ -37,8 +37,11 @@ class RunData(NamedTuple):
     partition: the `ClientPartition`.
     image_shape: (H, W, C).
     num_classes: classes of the dataset.
-    test_x: the test images the global model is measured on.
+    test_x: the test images the global model is measured on each round (the
+      first `max_test_examples`).
     test_y: their labels.
+    full_test: the whole test split (`ImageDataset`): the held-out images of
+      the leakage metrics.
     real_target: the victim's real images of the target class.
     shared: the victim's shared (x, y) after its hook, or None without one.
   """
@@ -49,6 +52,7 @@ class RunData(NamedTuple):
   num_classes: int
   test_x: np.ndarray
   test_y: np.ndarray
+  full_test: sources.ImageDataset
   real_target: np.ndarray
   shared: Optional[tuple] = None
 
@@ -84,7 +88,7 @@ def load_run_data(config: config_lib.FederationConfig) -> RunData:
   if config.max_test_examples is not None:
     test_x, test_y = test_x[:config.max_test_examples], test_y[:config.max_test_examples]
   return RunData(clients=clients, partition=partition, image_shape=tuple(train.x.shape[1:]),
-                 num_classes=train.num_classes, test_x=test_x, test_y=test_y,
+                 num_classes=train.num_classes, test_x=test_x, test_y=test_y, full_test=test,
                  real_target=x_v[y_v == config.target_class])
 
 

@@ -29,8 +29,8 @@ headline, judged by an evaluation network that is not the attacked model:
   `class_leakage_report(samples, HeldOut(network, held_out, target))`:
     Fréchet distance, KID, precision/recall, density/coverage and the
     confident target rate against held-out real images of the class;
-    `instance_leakage`: per private image, is a reconstruction nearer than
-    any public image?; `reference_rows`: the same metrics for reference sets
+    `instance_leakage(InstanceBaseline(network, private, public), samples)`:
+    per private image, is a reconstruction nearer than any public image?; `reference_rows`: the same metrics for reference sets
     (held-out real, other class, binarised mean, noise, black, noisy blobs);
   `frechet_distance` / `frechet_distance_from_moments` (the FID formula),
     `kernel_distance` (KID).
@@ -47,6 +47,7 @@ from antigan_tf.metrics.frechet import frechet_distance_from_moments
 from antigan_tf.metrics.leakage import defended_data_report
 from antigan_tf.metrics.leakage import leakage_report
 from antigan_tf.metrics.class_leakage import HeldOut
+from antigan_tf.metrics.class_leakage import InstanceBaseline
 from antigan_tf.metrics.class_leakage import class_leakage_report
 from antigan_tf.metrics.class_leakage import instance_leakage
 from antigan_tf.metrics.class_leakage import kernel_distance

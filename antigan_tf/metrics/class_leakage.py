@@ -55,6 +55,8 @@ HEADLINE_METRICS = ('frechet_distance', 'kid', 'recall', 'coverage')
 FOOLED_BY_BLOBS = ('precision', 'density', 'confident_rate_ratio')
 REFERENCE_NAMES = ('held_out_real', 'other_class', 'binarised_mean', 'uniform_noise',
                    'black', 'noisy_blob')
+# leakage.json key of a reference row: 'reference.held_out_real', ...
+REFERENCE_PREFIX = 'reference.'
 
 
 def kernel_distance(features_a, features_b) -> float:
@@ -119,18 +121,15 @@ def manifold_metrics(real_features, fake_features, *, k: int = NEIGHBOURS) -> di
   }
 
 
-def confidence_threshold(network: EvaluationNetwork, held_out, target_class: int) -> float:
-  """The 5th percentile of the held-out real images' target-class probability."""
-  probs = network.predict_proba(held_out)[:, target_class]
-  return float(np.percentile(probs, CONFIDENCE_PERCENTILE))
+def _confident_share(probs: np.ndarray, target_class: int, threshold: float) -> float:
+  return float(np.mean((probs.argmax(axis=1) == target_class)
+                       & (probs[:, target_class] >= threshold)))
 
 
 def confident_rate(network: EvaluationNetwork, samples, target_class: int,
                    threshold: float) -> float:
   """Share of samples called `target_class` with probability >= `threshold`."""
-  probs = network.predict_proba(samples)
-  return float(np.mean((probs.argmax(axis=1) == target_class)
-                       & (probs[:, target_class] >= threshold)))
+  return _confident_share(network.predict_proba(samples), target_class, threshold)
 
 
 class HeldOut:
@@ -139,7 +138,8 @@ class HeldOut:
   Attributes:
     images: the images.
     features: their evaluation-network features.
-    threshold: the confidence threshold (`confidence_threshold`).
+    threshold: the confidence threshold: the 5th percentile of their
+      target-class probability.
     own_rate: their own confident rate (the ratio's denominator).
   """
 
@@ -151,9 +151,9 @@ class HeldOut:
                        f'network ({network.num_classes} classes).')
     self.images = images_lib.check_images(images, 'held_out', min_count=NEIGHBOURS + 1,
                                           image_shape=network.image_shape)
-    self.features = network.features(self.images)
-    self.threshold = confidence_threshold(network, self.images, self.target_class)
-    self.own_rate = confident_rate(network, self.images, self.target_class, self.threshold)
+    self.features, probs = network.scores(self.images)
+    self.threshold = float(np.percentile(probs[:, self.target_class], CONFIDENCE_PERCENTILE))
+    self.own_rate = _confident_share(probs, self.target_class, self.threshold)
 
 
 def class_leakage_report(samples, held_out: HeldOut) -> 'collections.OrderedDict[str, float]':
@@ -170,46 +170,64 @@ def class_leakage_report(samples, held_out: HeldOut) -> 'collections.OrderedDict
   """
   samples = images_lib.check_images(samples, 'samples', min_count=NEIGHBOURS + 1,
                                     image_shape=held_out.network.image_shape)
-  features = held_out.network.features(samples)
+  features, probs = held_out.network.scores(samples)
   report = collections.OrderedDict()
   report['num_samples'] = float(len(samples))
   report['few_samples'] = float(len(samples) < RECOMMENDED_SAMPLES)
   report['frechet_distance'] = frechet.frechet_distance(features, held_out.features)
   report['kid'] = kernel_distance(features, held_out.features)
   report.update(manifold_metrics(held_out.features, features))
-  rate = confident_rate(held_out.network, samples, held_out.target_class, held_out.threshold)
+  rate = _confident_share(probs, held_out.target_class, held_out.threshold)
   report['confident_rate'] = rate
   report['confident_rate_ratio'] = rate / held_out.own_rate if held_out.own_rate else float('nan')
   return report
 
 
-def instance_leakage(private, reconstructions, public, network: EvaluationNetwork
+class InstanceBaseline:
+  """The victim's private images and how near the public ones come to each,
+  computed once for scoring many attackers' reconstructions.
+
+  Attributes:
+    network: the evaluation network (its features give one distance).
+    private: (P, H, W, C) the victim's own images of the target class.
+    private_features: their features.
+    to_public: (P,) each one's feature distance to its nearest public image.
+    ssim_public: (P,) each one's SSIM to its most similar public image.
+  """
+
+  def __init__(self, network: EvaluationNetwork, private, public):
+    shape = network.image_shape
+    self.network = network
+    self.private = images_lib.check_images(private, 'private', image_shape=shape)
+    public = images_lib.check_images(public, 'public', image_shape=shape)
+    self.private_features = network.features(self.private)
+    self.to_public = _pairwise_distances(self.private_features,
+                                         network.features(public)).min(axis=1)
+    self.ssim_public = similarity.nearest_neighbour_ssim(self.private, public)
+
+
+def instance_leakage(baseline: InstanceBaseline, reconstructions
                      ) -> 'collections.OrderedDict[str, float]':
   """Per private image: is its nearest reconstruction nearer than its nearest public image?
 
   Args:
-    private: (P, H, W, C) the victim's own images of the target class.
+    baseline: the private images and their public neighbours.
     reconstructions: (N, H, W, C) the attacker's images.
-    public: (Q, H, W, C) public images of the class (held out from clients).
-    network: the evaluation network (its features give one distance).
 
   Returns:
     OrderedDict(instance_leak_rate_features, instance_leak_rate_ssim): the
     fraction of private images for which the reconstructions come nearer,
     in feature distance and in SSIM.
   """
-  shape = network.image_shape
-  private = images_lib.check_images(private, 'private', image_shape=shape)
-  reconstructions = images_lib.check_images(reconstructions, 'reconstructions', image_shape=shape)
-  public = images_lib.check_images(public, 'public', image_shape=shape)
-  f_private = network.features(private)
-  to_recon = _pairwise_distances(f_private, network.features(reconstructions)).min(axis=1)
-  to_public = _pairwise_distances(f_private, network.features(public)).min(axis=1)
-  ssim_recon = similarity.nearest_neighbour_ssim(private, reconstructions)
-  ssim_public = similarity.nearest_neighbour_ssim(private, public)
+  network = baseline.network
+  reconstructions = images_lib.check_images(reconstructions, 'reconstructions',
+                                            image_shape=network.image_shape)
+  to_recon = _pairwise_distances(baseline.private_features,
+                                 network.features(reconstructions)).min(axis=1)
+  ssim_recon = similarity.nearest_neighbour_ssim(baseline.private, reconstructions)
   return collections.OrderedDict(
-      instance_leak_rate_features=float(np.mean(to_recon < to_public)),
-      instance_leak_rate_ssim=float(np.mean(ssim_recon > ssim_public)))
+      instance_leak_rate_features=float(np.mean(to_recon < baseline.to_public)),
+      instance_leak_rate_ssim=float(np.mean(ssim_recon > baseline.ssim_public)))
 
 
 def nearest_other_class(network: EvaluationNetwork, x, y, target_class: int) -> int:

@@ -90,23 +90,24 @@ class EvaluationNetwork:
     self.num_classes = int(model.output_shape[-1])
     self.path = path
     self.loaded_from_cache = loaded_from_cache
-    self._features = tf.keras.Model(model.input, model.get_layer('features').output)
+    self._both = tf.keras.Model(model.input, [model.get_layer('features').output, model.output])
 
-  def _run(self, model, x, batch_size: int) -> np.ndarray:
+  def scores(self, x, *, batch_size: int = PREDICT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """((N, 128) pooled features, (N, num_classes) softmax probabilities), one pass."""
     images = images_lib.check_images(x, 'x', image_shape=self.image_shape)
-    out = model.predict(images, batch_size=batch_size, verbose=0)
-    return np.asarray(out, np.float64)
+    features, logits = self._both.predict(images, batch_size=batch_size, verbose=0)
+    logits = np.asarray(logits, np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    return np.asarray(features, np.float64), probs / probs.sum(axis=1, keepdims=True)
 
   def predict_proba(self, x, *, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
     """(N, num_classes) softmax probabilities (float64)."""
-    logits = self._run(self.model, x, batch_size)
-    logits -= logits.max(axis=1, keepdims=True)
-    probs = np.exp(logits)
-    return probs / probs.sum(axis=1, keepdims=True)
+    return self.scores(x, batch_size=batch_size)[1]
 
   def features(self, x, *, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
     """(N, 128) pooled features (float64)."""
-    return self._run(self._features, x, batch_size)
+    return self.scores(x, batch_size=batch_size)[0]
 
 
 def train_evaluation_network(x, y, *, num_classes: int, epochs: int = DEFAULT_EPOCHS,

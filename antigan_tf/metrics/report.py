@@ -3,7 +3,6 @@
 Reads what a run wrote (hparams.csv, metrics.csv, leakage.json, the image
 grids) and writes a Markdown summary next to them, with images embedded by
 relative path so the directory can be moved or zipped as a whole.
-Plain Python.
 """
 
 import math
@@ -12,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from antigan_tf import layout as layout_lib
+from antigan_tf.metrics import class_leakage
 from antigan_tf.layout import HPARAMS_FILE
 from antigan_tf.layout import LEAKAGE_FILE
 from antigan_tf.layout import METRICS_FILE
@@ -62,10 +62,9 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
   return '\n'.join(lines)
 
 
-# The headline columns of the leakage table, in this order.
-HEADLINE_COLUMNS = ('num_samples', 'frechet_distance', 'kid', 'recall', 'coverage',
-                    'precision', 'density', 'confident_rate_ratio')
-_REFERENCE_PREFIX = 'reference.'
+# The columns of the leakage table: the headline metrics, then the fooled ones.
+HEADLINE_COLUMNS = ('num_samples', *class_leakage.HEADLINE_METRICS,
+                    *class_leakage.FOOLED_BY_BLOBS)
 
 
 def leakage_section(leakage: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -89,7 +88,7 @@ def leakage_section(leakage: Mapping[str, Mapping[str, Any]]) -> list[str]:
     if any(values.get('few_samples') for _, values in headline):
       parts += ['Some sets have fewer than 500 samples: their distances are noisy.', '']
   for name, values in rows:
-    if name.startswith(_REFERENCE_PREFIX):
+    if name.startswith(class_leakage.REFERENCE_PREFIX):
       continue
     others = [(k, v) for k, v in values.items()
               if k not in HEADLINE_COLUMNS and k != 'few_samples']

@@ -29,16 +29,22 @@ def _is_number(value) -> bool:
           and not isinstance(value, (bool, np.bool_)))
 
 
+def _bounds(minimum, maximum, open_minimum: bool = False, open_maximum: bool = False) -> str:
+  """'in [a, b)', '>= a', '< b' or '' for the message of a check."""
+  if minimum is not None and maximum is not None:
+    return (f'in {"(" if open_minimum else "["}{minimum:g}, {maximum:g}'
+            f'{")" if open_maximum else "]"}')
+  if minimum is not None:
+    return f'{">" if open_minimum else ">="} {minimum:g}'
+  if maximum is not None:
+    return f'{"<" if open_maximum else "<="} {maximum:g}'
+  return ''
+
+
 def integer(minimum: Optional[int] = None, maximum: Optional[int] = None) -> Check:
   """An integer in [minimum, maximum] (bools rejected), as a Python int."""
-  if minimum is not None and maximum is not None:
-    bound = f' in [{minimum}, {maximum}]'
-  elif minimum is not None:
-    bound = f' >= {minimum}'
-  elif maximum is not None:
-    bound = f' <= {maximum}'
-  else:
-    bound = ''
+  bound = _bounds(minimum, maximum)
+  bound = f' {bound}' if bound else ''
 
   def check(value) -> int:
     if (not _is_integer(value) or (minimum is not None and value < minimum)
@@ -59,15 +65,8 @@ def number(minimum: Optional[float] = None, maximum: Optional[float] = None, *,
     open_minimum: exclude `minimum` itself (> instead of >=).
     open_maximum: exclude `maximum` itself.
   """
-  if minimum is not None and maximum is not None:
-    bound = (f' and in {"(" if open_minimum else "["}{minimum:g}, {maximum:g}'
-             f'{")" if open_maximum else "]"}')
-  elif minimum is not None:
-    bound = f' and {">" if open_minimum else ">="} {minimum:g}'
-  elif maximum is not None:
-    bound = f' and {"<" if open_maximum else "<="} {maximum:g}'
-  else:
-    bound = ''
+  bound = _bounds(minimum, maximum, open_minimum, open_maximum)
+  bound = f' and {bound}' if bound else ''
 
   def within(x: float) -> bool:
     if minimum is not None and (x <= minimum if open_minimum else x < minimum):

@@ -7,7 +7,8 @@ A configuration is a frozen dataclass whose fields are `setting(...)`s (and
     `__post_init__`), so a configuration object is always valid and the code
     below the entry point trusts it;
   * `flag_specs` lists the command-line flags (name, kind, default, help,
-    choices) that `antigan_tf.utils.absl_flags` defines;
+    choices, and the absl call that defines each), which the binaries in
+    `bin/` define and read: the library never touches absl flags;
   * `from_flat` builds a configuration from flag-named values and names the
     flag, as the user typed it, in any error;
   * `to_flat` gives the flag-named values back (hparams records, sweeps).
@@ -131,6 +132,23 @@ class FlagSpec:
   default: Any
   help: str
   choices: Optional[tuple[str, ...]] = None
+
+  @property
+  def absl_define(self) -> str:
+    """The name of the `absl.flags` function that defines this flag."""
+    return {'int': 'DEFINE_integer', 'float': 'DEFINE_float', 'str': 'DEFINE_string',
+            'bool': 'DEFINE_boolean', 'enum': 'DEFINE_enum', 'int_list': 'DEFINE_list',
+            'str_list': 'DEFINE_list'}[self.kind]
+
+  @property
+  def absl_arguments(self) -> dict[str, Any]:
+    """Keyword arguments of `absl_define` (list defaults as strings)."""
+    arguments = {'name': self.name, 'help': self.help, 'default': self.default}
+    if self.kind.endswith('_list'):
+      arguments['default'] = [str(v) for v in self.default]
+    if self.kind == 'enum':
+      arguments['enum_values'] = list(self.choices)
+    return arguments
 
 
 _KINDS = {int: 'int', float: 'float', str: 'str', bool: 'bool'}

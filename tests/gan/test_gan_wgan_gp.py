@@ -2,34 +2,14 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
+import gan_testing
 from antigan_tf import models
 from antigan_tf.gan import WGANGP
 
-_SHAPE = (8, 8, 1)
-
-
-def _nets(seed=0):
-  tf.keras.utils.set_random_seed(seed)
-  return (models.build_generator(_SHAPE, latent_dim=4, width=2),
-          models.build_critic(_SHAPE, width=2))
-
-
-def _images(n=16, seed=0):
-  return np.random.default_rng(seed).uniform(-1, 1, (n, *_SHAPE)).astype(np.float32)
-
-
-def _compile(model):
-  model.compile(
-      generator_optimizer=tf.keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.9),
-      critic_optimizer=tf.keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.9),
-  )
-  return model
-
-
-def _fit(model, x, epochs=1, batch_size=8):
-  return model.fit(tf.data.Dataset.from_tensor_slices(x).batch(batch_size), epochs=epochs, verbose=0)
+_SHAPE = gan_testing.SHAPE
+_nets, _images, _compile, _fit = (gan_testing.nets, gan_testing.images,
+                                  gan_testing.compile_gan, gan_testing.fit)
 
 
 def test_fit_reports_every_tracker():

@@ -70,10 +70,11 @@ def test_instance_leakage_finds_copies():
   network = _hand_network()
   private = _constant(0.5, 0.1, -0.2)
   public = _constant(0.9, 0.8)
-  copies = class_leakage.instance_leakage(private, private.copy(), public, network)
+  baseline = class_leakage.InstanceBaseline(network, private, public)
+  copies = class_leakage.instance_leakage(baseline, private.copy())
   assert copies['instance_leak_rate_features'] == 1.0
   assert copies['instance_leak_rate_ssim'] == 1.0  # A copy's SSIM is 1.
-  far = class_leakage.instance_leakage(private, _constant(-0.9, -0.95), public, network)
+  far = class_leakage.instance_leakage(baseline, _constant(-0.9, -0.95))
   assert far['instance_leak_rate_features'] == pytest.approx(1 / 3)  # Only -0.2 is nearer.
 
 

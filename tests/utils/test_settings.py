@@ -43,6 +43,13 @@ def test_flag_specs_follow_the_fields_types_defaults_and_help():
   assert specs['inner_mode'].choices == ('a', 'b')
   assert specs['inner_rate'].help == 'Inner: A rate.'
   assert settings.resumable_names(_Outer) == frozenset({'steps'})
+  # How a binary defines each flag with absl (the library itself never does).
+  assert specs['inner_mode'].absl_define == 'DEFINE_enum'
+  assert specs['inner_mode'].absl_arguments == {
+      'name': 'inner_mode', 'help': 'Inner: A mode.', 'default': 'a', 'enum_values': ['a', 'b']}
+  assert specs['classes'].absl_define == 'DEFINE_list'
+  assert specs['classes'].absl_arguments['default'] == ['0', '1']
+  assert specs['on'].absl_define == 'DEFINE_boolean'
 
 
 def test_building_checks_and_normalises_every_field():
