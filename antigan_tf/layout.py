@@ -14,7 +14,8 @@ A federated run (`run_federated`, `bin/run_tff`):
                           shared.npz (the shared data's cache),
                           defender/class_<c>/ (a defender directory, its
                           saved defender in saved/);
-  attack/gan/             round_NNNNN.png grids and latest.npz;
+  attack/gan/             round_NNNNN.png grids, latest.npz, samples_NNNNN.npz
+                          (the samples scored per round) and leakage_curve.csv;
   attack/black_box/       reconstructions.png and reconstructions.npz;
   leakage.json, utility.json, report.md.
 
@@ -39,6 +40,7 @@ METRICS_FILE = 'metrics.csv'
 LEAKAGE_FILE = 'leakage.json'
 UTILITY_FILE = 'utility.json'
 REPORT_FILE = 'report.md'
+GAN_LEAKAGE_CURVE_FILE = 'leakage_curve.csv'
 
 
 class RunLayout:
@@ -139,6 +141,21 @@ class RunLayout:
   @property
   def gan_latest_npz(self) -> str:
     return os.path.join(self.gan_attack_dir, 'latest.npz')
+
+  def gan_round_samples(self, round_num: int) -> str:
+    """The generator's samples after a grid round, scored for the leakage curve."""
+    return os.path.join(self.gan_attack_dir, f'samples_{round_num:05d}.npz')
+
+  def gan_sample_rounds(self) -> list[int]:
+    """The rounds that have `gan_round_samples`, ascending."""
+    if not os.path.isdir(self.gan_attack_dir):
+      return []
+    found = (re.fullmatch(r'samples_(\d{5})\.npz', n) for n in os.listdir(self.gan_attack_dir))
+    return sorted(int(m.group(1)) for m in found if m)
+
+  @property
+  def gan_leakage_curve_csv(self) -> str:
+    return os.path.join(self.gan_attack_dir, GAN_LEAKAGE_CURVE_FILE)
 
   def last_gan_grid_rel(self) -> Optional[str]:
     """The newest round grid of the GAN adversary, relative to the run (or None)."""

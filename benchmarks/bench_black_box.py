@@ -36,12 +36,27 @@ GRID = ((200, 1e-4, 0.0), (1500, 1e-4, 0.0), (1500, 2e-4, 0.5), (3000, 2e-4, 0.5
 QUICK = ((20, 1e-4, 0.0), (40, 2e-4, 0.5))
 
 
-def _main_job_victim_images():
+def main_job_victim_images():
   config = ExperimentConfig.from_flat({
       'output_dir': 'unused', 'num_clients': 4, 'clients_per_round': 4,
       'max_examples_per_client': 300, 'target_class': 6, 'adversary_classes': ('0', '1')})
-  x, y = run_setup.load_run_data(config.federation).victim_data
+  x, y = run_setup.load_run_data(config).victim_data
   return x[y == 6]
+
+
+def float32_judge(*, with_other_class: bool = False):
+  """(held-out shirts scored by the float32 evaluation network, the nearest
+  other class's FD to them[, that class])."""
+  network = evaluation_network.load_or_train_evaluation_network(
+      os.path.join(os.environ.get('ANTIGAN_TF_CACHE_DIR') or os.path.expanduser(
+          '~/.cache/antigan_tf'), 'evaluation'), precision='float32', progress=False)
+  test = sources.load_dataset('fashion_mnist', split='test')
+  scored, _ = class_leakage.split_held_out(test.x, test.y, 6)
+  held_out = class_leakage.HeldOut(network, scored, 6)
+  other = class_leakage.nearest_other_class(network, test.x, test.y, 6)
+  other_fd = class_leakage.class_leakage_report(
+      test.x[test.y == other][:500], held_out)['frechet_distance']
+  return (held_out, other_fd, other) if with_other_class else (held_out, other_fd)
 
 
 def main():
@@ -50,16 +65,8 @@ def main():
   parser.add_argument('--width', type=int, default=16, help='networks\' base filters')
   parser.add_argument('--output', default=_report.default_output('black_box'))
   args = parser.parse_args()
-  images = _main_job_victim_images()
-  network = evaluation_network.load_or_train_evaluation_network(
-      os.path.join(os.environ.get('ANTIGAN_TF_CACHE_DIR') or os.path.expanduser(
-          '~/.cache/antigan_tf'), 'evaluation'), progress=False)
-  test = sources.load_dataset('fashion_mnist', split='test')
-  scored, _ = class_leakage.split_held_out(test.x, test.y, 6)
-  held_out = class_leakage.HeldOut(network, scored, 6)
-  other = class_leakage.nearest_other_class(network, test.x, test.y, 6)
-  other_fd = class_leakage.class_leakage_report(
-      test.x[test.y == other][:500], held_out)['frechet_distance']
+  images = main_job_victim_images()
+  held_out, other_fd, other = float32_judge(with_other_class=True)
   rows = []
   for steps, learning_rate, beta_1 in (QUICK if args.quick else GRID):
     start = time.monotonic()

@@ -24,6 +24,8 @@ def test_run_layout_names():
       'victim/defender/class_6': run.defender_class_dir(6),
       'attack/gan': run.gan_attack_dir, 'attack/gan/round_00012.png': run.gan_round_grid(12),
       'attack/gan/latest.npz': run.gan_latest_npz, 'attack/black_box': run.black_box_dir,
+      'attack/gan/samples_00012.npz': run.gan_round_samples(12),
+      'attack/gan/leakage_curve.csv': run.gan_leakage_curve_csv,
       'attack/black_box/reconstructions.npz': run.black_box_npz,
       'attack/black_box/reconstructions.png': run.black_box_grid,
   }
@@ -41,6 +43,10 @@ def test_run_layout_finds_what_a_run_wrote(tmp_path):
   for round_num in (2, 10):
     open(run.gan_round_grid(round_num), 'w').close()
   assert run.last_gan_grid_rel() == os.path.join('attack', 'gan', 'round_00010.png')
+  assert run.gan_sample_rounds() == []
+  for round_num in (10, 3):
+    open(run.gan_round_samples(round_num), 'w').close()
+  assert run.gan_sample_rounds() == [3, 10]
   os.makedirs(run.defender_class_dir(6))
   open(os.path.join(run.defender_class_dir(6), 'losses.csv'), 'w').close()
   assert run.defender_loss_csvs() == [os.path.join(run.defender_class_dir(6), 'losses.csv')]

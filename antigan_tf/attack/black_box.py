@@ -30,6 +30,7 @@ from antigan_tf.gan.wgan_gp import WGANGP
 from antigan_tf.models import builders
 from antigan_tf.models import seeding
 from antigan_tf.utils import checks
+from antigan_tf.utils import precision as precision_lib
 
 # Stateless random stream of the fixed reconstruction latents.
 _RECONSTRUCTION_STREAM = 3
@@ -96,6 +97,7 @@ def train_black_box_attacker(
     beta_2: float = 0.9,
     seed: int = 0,
     num_reconstructions: int = 64,
+    precision: str = 'float32',
     progress: bool = False,
 ) -> BlackBoxResult:
   """Trains a WGAN-GP on the images the victim shares and samples it.
@@ -123,6 +125,8 @@ def train_black_box_attacker(
     seed: integer >= 0; weights, data order, training randomness and the
       reconstruction latents derive from it.
     num_reconstructions: images in `reconstructions` (>= 1).
+    precision: 'float32', 'mixed_bfloat16' or 'auto' (`utils.precision`):
+      the Keras policy the generator and critic compute in.
     progress: show Keras's progress bar.
 
   Returns:
@@ -147,9 +151,10 @@ def train_black_box_attacker(
   images = images_lib.check_images(images, 'images')
   image_shape = images.shape[1:]
   # Validates the image shape (ValueError naming `image_shape`).
-  generator = builders.build_generator(
-      image_shape, latent_dim, width=width, name='black_box_generator')
-  critic = builders.build_critic(image_shape, width=width, name='black_box_critic')
+  with precision_lib.policy_scope(precision):
+    generator = builders.build_generator(
+        image_shape, latent_dim, width=width, name='black_box_generator')
+    critic = builders.build_critic(image_shape, width=width, name='black_box_critic')
   seeding.seeded_initialize(generator, seed, _GENERATOR_INIT_STREAM)
   seeding.seeded_initialize(critic, seed, _CRITIC_INIT_STREAM)
 

@@ -35,6 +35,16 @@ with `training=False` (moving averages, momentum 0.99), as usual for DCGAN.
 The moving averages need a few hundred generator steps to settle, so images
 sampled in the first rounds can differ from those the classifier saw during
 training.
+
+Image prior (`prior_weight > 0`, beyond Hitaj et al.). Against a frozen
+classifier alone, G finds adversarial patterns: images the classifier calls
+the target class that look like noise, and one of them for every z (mode
+collapse). An attacker who also holds real images of other classes can use
+them as a prior: a WGAN-GP critic (Gulrajani et al., 2017) learns, from the
+attacker's own images, what real images of the domain look like, and G's loss
+becomes CE(classifier(G(z)), target) + prior_weight * -E[critic(G(z))]. The
+critic takes `prior_critic_steps` updates per generator step, on batches of
+the attacker's images drawn from the same stateless streams.
 """
 
 from collections.abc import Sequence
@@ -44,14 +54,21 @@ import numpy as np
 import tensorflow as tf
 
 from antigan_tf.attack import _common
+from antigan_tf.data import images as images_lib
+from antigan_tf.gan import losses as gan_losses
 from antigan_tf.models import builders
 from antigan_tf.models import seeding
 from antigan_tf.utils import checks
+from antigan_tf.utils import precision as precision_lib
 
 # Independent stateless random streams of one attacker seed.
 _TRAIN_STREAM = 1
 _GENERATE_STREAM = 2
 _RECONSTRUCTION_STREAM = 3
+_PRIOR_STREAM = 4
+_CRITIC_INIT_STREAM = 5
+# Gradient-penalty weight of the prior critic (Gulrajani et al.).
+_GP_WEIGHT = 10.0
 # Images per generator call when sampling (inference mode: chunks are
 # independent of each other).
 _SAMPLE_CHUNK = 256
@@ -82,9 +99,13 @@ class GanAttacker:
       num_classes: int,
       latent_dim: int = 100,
       generator_width: int = 64,
+      upsampling: str = 'resize',
       learning_rate: float = 2e-4,
       batch_size: int = 64,
       seed: int = 0,
+      prior_weight: float = 0.0,
+      prior_critic_steps: int = 5,
+      precision: str = 'float32',
   ):
     """Builds the generator and its optimizer.
 
@@ -97,9 +118,18 @@ class GanAttacker:
       num_classes: number of classes of the global classifier (>= 2).
       latent_dim: size of z (>= 1).
       generator_width: base filters of the DCGAN generator (>= 1).
+      upsampling: the generator's 'resize' (resize-convolution, no
+        checkerboards) or 'transposed' (DCGAN) upsampling.
       learning_rate: Adam step size (beta_1 = 0.5, as in DCGAN / Hitaj et al.).
       batch_size: latents per generator training step (>= 1).
       seed: integer >= 0; the initial weights and every latent derive from it.
+      prior_weight: weight (>= 0) of the image prior, a WGAN-GP critic on the
+        attacker's own real images (module docstring); 0 is Hitaj et al.'s
+        attack, with no critic.
+      prior_critic_steps: critic updates per generator step (>= 1).
+      precision: 'float32', 'mixed_bfloat16' or 'auto' (`utils.precision`):
+        the Keras policy the generator (and critic) compute in; the
+        classifier is the caller's.
 
     Raises:
       ValueError: a bad argument; the message names it.
@@ -113,7 +143,7 @@ class GanAttacker:
     if int(fake_label) == int(target_class):
       raise ValueError(
           f'`fake_label` must differ from `target_class` (both {int(target_class)}): the '
-          'injected images are relabelled as one of the attacker\'s own classes.')
+          'injected images are relabelled as a class the attacker declares.')
     self.target_class = int(target_class)
     self.fake_label = int(fake_label)
     self.latent_dim = checks.check_int(latent_dim, 'latent_dim', 1)
@@ -121,10 +151,18 @@ class GanAttacker:
     self.learning_rate = checks.check_positive_float(learning_rate, 'learning_rate')
     self.batch_size = checks.check_int(batch_size, 'batch_size', 1)
     self.seed = checks.check_int(seed, 'seed', 0)
+    self.prior_weight = checks.check_non_negative_float(prior_weight, 'prior_weight')
+    self.prior_critic_steps = checks.check_int(prior_critic_steps, 'prior_critic_steps', 1)
 
     # Validates image_shape (ValueError naming `image_shape`).
-    self.generator = builders.build_generator(
-        image_shape, self.latent_dim, width=self.generator_width, name='attacker_generator')
+    with precision_lib.policy_scope(precision):
+      self.generator = builders.build_generator(
+          image_shape, self.latent_dim, width=self.generator_width, upsampling=upsampling,
+          name='attacker_generator')
+      self.critic = None
+      if self.prior_weight > 0:
+        self.critic = builders.build_critic(
+            image_shape, width=self.generator_width, name='attacker_prior_critic')
     self.image_shape = tuple(int(d) for d in self.generator.output_shape[1:])
     seeding.seeded_initialize(self.generator, self.seed)
     self.optimizer = tf.keras.optimizers.Adam(
@@ -132,6 +170,12 @@ class GanAttacker:
     # Slots now, so `get_state` has the same structure before and after
     # training and `set_state` works on a fresh attacker.
     self.optimizer.build(self.generator.trainable_variables)
+    self.critic_optimizer = None
+    if self.critic is not None:
+      seeding.seeded_initialize(self.critic, self.seed, _CRITIC_INIT_STREAM)
+      self.critic_optimizer = tf.keras.optimizers.Adam(
+          self.learning_rate, beta_1=0.5, beta_2=0.9, jit_compile=False)
+      self.critic_optimizer.build(self.critic.trainable_variables)
     self._key = _common.base_seed(self.seed)
     self._train_fn = None
     self._train_fn_classifier = None
@@ -165,16 +209,22 @@ class GanAttacker:
     latent_shape = [self.batch_size, self.latent_dim]
     round_key = lambda round_num: _common.derive_seed(self._key, _TRAIN_STREAM, round_num)
     target_class = self.target_class
+    prior_weight = self.prior_weight
+    critic_update = self._critic_update
 
     @tf.function(
-        input_signature=[tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64)],
+        input_signature=[tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64),
+                         tf.TensorSpec([None, *self.image_shape], tf.float32)],
         reduce_retracing=False,
     )
-    def train(steps, round_num):
+    def train(steps, round_num, prior_images):
       key = round_key(round_num)
 
       def body(step, loss, confidence):
-        z = tf.random.stateless_normal(latent_shape, seed=_common.derive_seed(key, step))
+        step_key = _common.derive_seed(key, step)
+        if prior_weight:
+          critic_update(step_key, prior_images)
+        z = tf.random.stateless_normal(latent_shape, seed=step_key)
         with tf.GradientTape() as tape:
           fake = generator(z, training=True)
           # Frozen discriminator: inference mode, and only G's variables
@@ -182,7 +232,10 @@ class GanAttacker:
           logits = tf.cast(classifier(fake, training=False), tf.float32)
           loss = tf.reduce_mean(
               tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+          total = loss
+          if prior_weight:
+            total += prior_weight * gan_losses.generator_loss(self.critic(fake, training=True))
+        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         confidence = tf.reduce_mean(tf.nn.softmax(logits)[:, target_class])
         return step + 1, loss, confidence
 
@@ -196,8 +249,34 @@ class GanAttacker:
 
     return train
 
-  def train_generator(
-      self, classifier: tf.keras.Model, *, steps: int, round_num: int) -> dict[str, float]:
+  def _critic_update(self, step_key: tf.Tensor, prior_images: tf.Tensor) -> None:
+    """`prior_critic_steps` WGAN-GP updates of the prior critic (graph code)."""
+    batch, steps = self.batch_size, self.prior_critic_steps
+    key = _common.derive_seed(step_key, _PRIOR_STREAM)
+    # G is frozen here: the fakes of all critic updates in one call.
+    z = tf.random.stateless_normal([steps * batch, self.latent_dim],
+                                   seed=_common.derive_seed(key, 0))
+    fakes = tf.reshape(self.generator(z, training=True), [steps, batch, *self.image_shape])
+    variables = self.critic.trainable_variables
+    for i in range(steps):  # Unrolled: part of the one compiled step.
+      index = tf.random.stateless_uniform([batch], seed=_common.derive_seed(key, 1, i),
+                                          minval=0, maxval=tf.shape(prior_images)[0],
+                                          dtype=tf.int32)
+      real = tf.gather(prior_images, index)
+      alpha = tf.random.stateless_uniform([batch], seed=_common.derive_seed(key, 2, i))
+      mixed = gan_losses.interpolate(real, fakes[i], alpha)
+      with tf.GradientTape() as tape:
+        scores = self.critic(tf.concat([real, fakes[i]], axis=0), training=True)
+        real_scores, fake_scores = tf.split(scores, 2, axis=0)
+        with tf.GradientTape() as gp_tape:
+          gp_tape.watch(mixed)
+          mixed_scores = self.critic(mixed, training=True)
+        penalty = gan_losses.penalty_from_gradients(gp_tape.gradient(mixed_scores, mixed))
+        loss = gan_losses.critic_loss(real_scores, fake_scores) + _GP_WEIGHT * penalty
+      self.critic_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+  def train_generator(self, classifier: tf.keras.Model, *, steps: int, round_num: int,
+                      prior_images=None) -> dict[str, float]:
     """Trains G against the current global classifier.
 
     `steps` Adam steps on G minimising the softmax cross-entropy between
@@ -213,6 +292,8 @@ class GanAttacker:
       steps: generator updates (>= 1).
       round_num: the federated round (>= 0); the latents of step s are drawn
         from a seed derived from (seed, round_num, s).
+      prior_images: with `prior_weight > 0`, the attacker's own real images
+        (N, H, W, C) in [-1, 1] the prior critic learns from; else unused.
 
     Returns:
       {'generator_loss': the cross-entropy of the last step,
@@ -221,17 +302,26 @@ class GanAttacker:
       step's update, on G in training mode).
 
     Raises:
-      ValueError: bad `steps` / `round_num`, or a classifier whose input or
-        output shape does not fit.
+      ValueError: bad `steps` / `round_num` / `prior_images`, or a classifier
+        whose input or output shape does not fit.
     """
     steps = checks.check_int(steps, 'steps', 1)
     round_num = checks.check_int(round_num, 'round_num', 0)
+    if self.prior_weight:
+      if prior_images is None:
+        raise ValueError('`prior_images` are needed with prior_weight > 0: the critic learns '
+                         'real images from them.')
+      prior_images = images_lib.check_images(prior_images, 'prior_images',
+                                             image_shape=self.image_shape)
+    else:
+      prior_images = np.zeros((0, *self.image_shape), np.float32)
     if self._train_fn is None or self._train_fn_classifier is not classifier:
       self._check_classifier(classifier)
       self._train_fn = self._build_train_fn(classifier)
       self._train_fn_classifier = classifier
     loss, confidence = self._train_fn(
-        tf.constant(steps, tf.int64), tf.constant(round_num, tf.int64))
+        tf.constant(steps, tf.int64), tf.constant(round_num, tf.int64),
+        tf.constant(prior_images, tf.float32))
     return {'generator_loss': float(loss), 'target_confidence': float(confidence)}
 
   # --------------------------------------------------------------- sampling
@@ -341,8 +431,12 @@ class GanAttacker:
 
   def _state_variables(self) -> list[tf.Variable]:
     # Generator weights (trainable and BatchNorm moving statistics) in model
-    # order, then the optimizer's (iterations, first and second moments).
-    return list(self.generator.weights) + list(self.optimizer.variables)
+    # order, then the optimizer's (iterations, first and second moments);
+    # then the same for the prior critic, if any.
+    state = list(self.generator.weights) + list(self.optimizer.variables)
+    if self.critic is not None:
+      state += list(self.critic.weights) + list(self.critic_optimizer.variables)
+    return state
 
   def get_state(self) -> list[np.ndarray]:
     """Generator weights and optimizer variables, as numpy copies.

@@ -12,12 +12,15 @@ from antigan_tf.data import sources
 from antigan_tf.utils import checks
 from antigan_tf.utils import settings
 from antigan_tf.utils.settings import setting
+from antigan_tf.utils.precision import precision_setting
 
 TARGET_MODES = ('per_sample', 'mean', 'mean_maxpool')
 VARIANCE_MODES = ('max', 'min')
 # The loaders' datasets, the default first, and 'local' (files in --data_dir).
 DATASETS = ('fashion_mnist', *(n for n in sources.DATASET_NAMES if n != 'fashion_mnist'),
             'local')
+# How the mix ratio is reached (`mixing.replace_split`, `mixing.mix_real`).
+MIX_MODES = ('replace', 'add')
 
 _POSITIVE_INT = checks.integer(1)
 _NON_NEGATIVE_INT = checks.integer(0)
@@ -78,6 +81,11 @@ class DefenderConfig:
   mix_ratio: float = setting(
       0.0, 'MR = #real / #generated images in the shared set (eq. 10); 0 = none.',
       _NON_NEGATIVE)
+  mix_mode: str = setting(
+      'replace', 'How MR is reached: replace (N images shared whatever MR: N/(1+MR) of them '
+      'projected, the others real, so arms compare at one amount) or add (all N projected, '
+      'MR*N real ones added: more images of the class than without the defense).',
+      checks.one_of(MIX_MODES), choices=MIX_MODES)
   seed: int = setting(
       0, 'Seed of weight initialisation, training randomness, projection and mixing.',
       _NON_NEGATIVE_INT)
@@ -145,6 +153,7 @@ class DefenderRunConfig:
       None, 'Obfuscate and export only the first N training images (default all).',
       checks.optional(_POSITIVE_INT))
   progress: bool = setting(True, 'Show progress bars.', checks.boolean)
+  precision: str = precision_setting()
   defender: DefenderConfig = settings.nested(DefenderConfig)
 
   @classmethod

@@ -44,6 +44,7 @@ from antigan_tf.gan import callbacks as gan_callbacks
 from antigan_tf.models import builders
 from antigan_tf.utils import checks
 from antigan_tf.utils import io as io_utils
+from antigan_tf.utils import precision as precision_lib
 
 CHECKPOINTS_TO_KEEP = 3
 _FILES = layout_lib.DefenderLayout
@@ -109,6 +110,8 @@ class Defender:
       self,
       image_shape: Sequence[int],
       config: Optional[DefenderConfig] = None,
+      *,
+      precision: str = 'float32',
       **overrides,
   ):
     """Builds the generator, the critic and the `AntiGAN` model.
@@ -119,6 +122,8 @@ class Defender:
     Args:
       image_shape: (H, W, C); H and W multiples of 4 and >= 8, C in {1, 3}.
       config: hyperparameters; default `DefenderConfig()`.
+      precision: 'float32', 'mixed_bfloat16' or 'auto' (`utils.precision`):
+        the Keras policy the generator and critic compute in.
       **overrides: fields to replace in `config`, e.g. `epochs=5`.
 
     Raises:
@@ -144,8 +149,9 @@ class Defender:
           f'`image_shape` must be (height, width, channels), got {image_shape!r}.') from None
     c = self.config
     tf.keras.utils.set_random_seed(c.seed)
-    generator = builders.build_generator(image_shape, c.latent_dim, width=c.generator_width)
-    critic = builders.build_critic(image_shape, width=c.critic_width)
+    with precision_lib.policy_scope(precision) as self.precision:
+      generator = builders.build_generator(image_shape, c.latent_dim, width=c.generator_width)
+      critic = builders.build_critic(image_shape, width=c.critic_width)
     self.image_shape = tuple(int(d) for d in generator.output_shape[1:])
     self.gan = AntiGAN(
         generator,
@@ -390,9 +396,13 @@ class Defender:
 
     Runs `projection.project` with the config's lambdas, modes, restarts,
     steps and seed (the L_sim target learned in `fit`/`load` for the mean
-    modes), so x'_i = G(z_i*) keeps x_i's label. With a mix ratio > 0,
-    `mixing.mix_real` then adds round(MR * N) of the real images and
-    shuffles; with MR = 0 the order of `x` is kept.
+    modes), so x'_i = G(z_i*) keeps x_i's label. With a mix ratio > 0 and
+    `config.mix_mode`:
+    - 'replace': `mixing.replace_split` picks N / (1 + MR) images to project
+      and shares the others real (N images in all);
+    - 'add': all N are projected and `mixing.mix_real` adds round(MR * N) of
+      the real images (N (1 + MR) in all).
+    Either way the result is shuffled; with MR = 0 the order of `x` is kept.
 
     Args:
       x: (N, H, W, C) images in [-1, 1].
@@ -402,7 +412,7 @@ class Defender:
 
     Returns:
       (x_prime float32 (M, H, W, C), y_prime (M,) with `y`'s dtype), M = N
-      without mixing.
+      without mixing or with 'replace'.
 
     Raises:
       ValueError: bad `x`, `y` or `mix_ratio`.
@@ -418,6 +428,21 @@ class Defender:
     # The same check as the `mix_ratio` setting's (mixing checks the count).
     mix_ratio = c.mix_ratio if mix_ratio is None else checks.check_non_negative_float(
         mix_ratio, 'mix_ratio')
+    if mix_ratio > 0 and c.mix_mode == 'replace':
+      projected, real = mixing.replace_split(len(x), mix_ratio=float(mix_ratio), seed=c.seed)
+      x_prime, y_prime = self._project(x[projected], y[projected], progress, batch_size)
+      order = np.random.default_rng(c.seed).permutation(len(x))
+      return (np.concatenate([x_prime, x[real]])[order],
+              np.concatenate([y_prime, y[real]])[order])
+    x_prime, y_prime = self._project(x, y, progress, batch_size)
+    if mix_ratio > 0:
+      x_prime, y_prime = mixing.mix_real(
+          x_prime, y_prime, x, y, mix_ratio=float(mix_ratio), seed=c.seed)
+    return x_prime, y_prime
+
+  def _project(self, x, y, progress, batch_size):
+    """x'_i = G(z_i*) for each x_i, with x_i's label."""
+    c = self.config
     result = projection.project(
         self.generator,
         x,
@@ -434,11 +459,7 @@ class Defender:
         seed=c.seed,
         progress=progress,
     )
-    x_prime, y_prime = result.images, y.copy()
-    if mix_ratio > 0:
-      x_prime, y_prime = mixing.mix_real(
-          x_prime, y_prime, x, y, mix_ratio=float(mix_ratio), seed=c.seed)
-    return x_prime, y_prime
+    return result.images, y.copy()
 
   def as_dataset_transform(
       self,

@@ -2,7 +2,13 @@
 
 The victim may add some of its real images to the projected set X' to
 recover classification accuracy, at the cost of leaking more to the
-attacker. The mix ratio is MR = #real / #generated (eq. 10).
+attacker. The mix ratio is MR = #real / #generated (eq. 10). It is reached
+in one of two ways:
+- `replace_split` (mode 'replace'): of the N images, N / (1 + MR) are
+  projected and the others shared as they are, so N images are shared
+  whatever MR is and arms with different MR share the same amount;
+- `mix_real` (mode 'add'): all N are projected and MR * N real images are
+  added, N (1 + MR) in all.
 """
 
 import math
@@ -21,6 +27,38 @@ def _check_pair(x, y, name: str) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(
         f'`x_{name}` has {len(x)} images but `y_{name}` has {len(y)} labels.')
   return x, y
+
+
+def _half_up(value: float) -> int:
+  # Half up; the small slack absorbs float error such as 0.1 * 25 = 2.5000001.
+  return int(math.floor(value + 0.5 + 1e-9))
+
+
+def replace_split(num_images: int, *, mix_ratio: float,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  """Which of N images to project and which to share real, for MR.
+
+  round(N / (1 + MR)) images (half up, at least one) are projected and the
+  other N - that are shared real, drawn at random: #real / #generated is MR
+  up to rounding, and the shared set keeps N images.
+
+  Args:
+    num_images: N (>= 1).
+    mix_ratio: MR, finite and >= 0.
+    seed: seed of the draw (a non-negative integer).
+
+  Returns:
+    (projected, real): disjoint sorted index arrays that cover range(N).
+
+  Raises:
+    ValueError: a bad argument.
+  """
+  num_images = checks.check_int(num_images, 'num_images', 1)
+  mix_ratio = checks.check_non_negative_float(mix_ratio, 'mix_ratio')
+  seed = checks.check_int(seed, 'seed', 0)
+  num_projected = max(1, _half_up(num_images / (1.0 + mix_ratio)))
+  order = np.random.default_rng(seed).permutation(num_images)
+  return np.sort(order[:num_projected]), np.sort(order[num_projected:])
 
 
 def mix_real(
@@ -75,8 +113,7 @@ def mix_real(
       )
 
   num_generated = len(x_generated)
-  # Half up; the small slack absorbs float error such as 0.1 * 25 = 2.5000001.
-  num_real = int(math.floor(mix_ratio * num_generated + 0.5 + 1e-9))
+  num_real = _half_up(mix_ratio * num_generated)
   if num_real > len(x_real):
     raise ValueError(
         f'mix_ratio={mix_ratio} requests {num_real} real images for '

@@ -21,6 +21,7 @@ from antigan_tf.defense import config as config_lib
 from antigan_tf.defense import defender as defender_lib
 from antigan_tf.utils import devices
 from antigan_tf.utils import io
+from antigan_tf.utils import precision as precision_lib
 
 
 class DefenderRunResult(NamedTuple):
@@ -64,7 +65,7 @@ def _private_images(config: config_lib.DefenderRunConfig) -> np.ndarray:
     raise ValueError(f'--export_count ({count}) exceeds the {len(x)} training images of '
                      f'class {config.target_class}.')
   max_ratio = config_lib.max_mix_ratio(len(x), count)
-  if config.defender.mix_ratio > max_ratio:
+  if config.defender.mix_mode == 'add' and config.defender.mix_ratio > max_ratio:
     raise ValueError(f'--mix_ratio ({config.defender.mix_ratio:g}) asks for more real images '
                      f'than the {len(x)} there are (at most {max_ratio:.6g} for {count} '
                      'exported images).')
@@ -96,8 +97,9 @@ def run_defender(config: config_lib.DefenderRunConfig) -> DefenderRunResult:
   os.makedirs(layout.root, exist_ok=True)
   io.write_hparams_csv(layout.hparams_csv, config.to_flat())
 
-  logging.info('Defender training on %s.', devices.describe())
-  defender = defender_lib.Defender(x.shape[1:], config.defender)
+  logging.info('Defender training on %s in %s.', devices.describe(),
+               precision_lib.resolve(config.precision))
+  defender = defender_lib.Defender(x.shape[1:], config.defender, precision=config.precision)
   history = defender.fit(x, output_dir=layout.root, verbose=1 if config.progress else 0)
   defender_dir = defender.save(layout.saved_defender_dir)
 

@@ -401,6 +401,7 @@ def run_sweep(
     plot_by: Optional[str] = None,
     frontier: bool = False,
     title: Optional[str] = None,
+    notes: Sequence[str] = (),
     run_tff: Optional[str] = None,
     progress: bool = True,
     dry_run: bool = False,
@@ -424,6 +425,7 @@ def run_sweep(
     plot_by: a column whose values get one line each in the plots.
     frontier: also plot the privacy-utility frontier (`plot_frontier`).
     title: the report's title (default: the directory name).
+    notes: paragraphs for the report, under its title.
     run_tff: path of the `run_tff` script (default: `default_run_tff()`).
     progress: a progress bar over the rounds of all runs, and a line per run
       started and finished.
@@ -466,11 +468,11 @@ def run_sweep(
   if reference:
     rows = add_reference_columns(rows, reference_of)
   _write_csv(sweep.sweep_csv, rows)
-  plot_paths, notes = _plot(sweep, rows, plots=plots, plot_by=plot_by, frontier=frontier)
+  plot_paths, plot_notes = _plot(sweep, rows, plots=plots, plot_by=plot_by, frontier=frontier)
   failed = sorted(n for n, o in outcomes.items() if o == 'failed')
   report_path = sweep_report.write_sweep_report(
       sweep.root, rows, [p for p in plot_paths if p], configs=configs, failed=failed,
-      title=title, notes=notes)
+      title=title, notes=plot_notes, preface=notes)
   return SweepResult(
       rows=rows, csv_path=sweep.sweep_csv, report_path=report_path, failed=failed,
       skipped=sorted(n for n, o in outcomes.items() if o == 'skipped'),

@@ -71,14 +71,16 @@ def reference_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
                        plot_paths: Sequence[str], *, configs: Sequence[Mapping[str, str]] = (),
                        failed: Sequence[str] = (), title: Optional[str] = None,
-                       notes: Sequence[str] = ()) -> str:
-  """Writes `<output_dir>/report.md`: the runs' table, the plots, each run's
-  image grids side by side; returns its path."""
+                       notes: Sequence[str] = (), preface: Sequence[str] = ()) -> str:
+  """Writes `<output_dir>/report.md`: `preface` paragraphs, the runs' table
+  (reference rows first), `notes`, the plots, each run's image grids side by
+  side; returns its path."""
   flag_columns = list(collections.OrderedDict.fromkeys(k for c in configs for k in c))
   shown = ['run'] + [c for c in flag_columns if c != 'defense'] + report_columns(rows)
   sweep = layout_lib.SweepLayout(output_dir)
   csv_name = sweep.SWEEP_CSV
   parts = [f'# {title or "Sweep " + os.path.basename(output_dir)}', '',
+           *[line for paragraph in preface for line in (paragraph, '')],
            f'{len(configs)} runs; every column is in [{csv_name}]({csv_name}).', '']
   if any('riafi_ratio' in r for r in rows):
     parts += [f'`riafi`: target-class test accuracy of the global model, mean of the last '

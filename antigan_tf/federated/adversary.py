@@ -17,6 +17,7 @@ from antigan_tf.data import client_store as client_store_lib
 from antigan_tf.federated import config as config_lib
 from antigan_tf.gan import image_grids
 from antigan_tf.utils import io as io_utils
+from antigan_tf.utils import precision as precision_lib
 from antigan_tf.utils.fingerprint import array_fingerprint
 
 # The adversary's data plus its fakes, written for the round it attacks in.
@@ -28,20 +29,27 @@ class RoundAdversary:
   model each round it is sampled and injects fakes labelled `fake_label`."""
 
   def __init__(self, config: config_lib.ExperimentConfig, *, image_shape, num_classes: int):
+    """`num_classes`: the dataset's classes (the model may have one more)."""
     attack = config.attack
     self.gan = attack_lib.GanAttacker(
         image_shape,
         target_class=config.federation.target_class,
-        fake_label=config.fake_label,
-        num_classes=num_classes,
+        fake_label=config.fake_label(num_classes),
+        num_classes=config.model_classes(num_classes),
         latent_dim=attack.attack_latent_dim,
         generator_width=attack.attack_generator_width,
+        upsampling=attack.attack_generator_upsampling,
+        prior_weight=attack.attack_prior_weight,
+        precision=config.precision,
         learning_rate=attack.attack_learning_rate,
         batch_size=attack.attack_batch_size,
         seed=config.federation.seed,
     )
     self._config = attack
     self._rounds = config.federation.rounds
+    # Samples kept per grid round for the leakage curve (none without metrics).
+    evaluation = config.evaluation
+    self._curve_samples = evaluation.leakage_samples if evaluation.leakage_metrics else 0
     self.attack_started = 0
 
   def _should_start(self, round_num: int, last_accuracy: Optional[float]) -> bool:
@@ -79,7 +87,8 @@ class RoundAdversary:
     if active:
       start = time.monotonic()
       stats = self.gan.train_generator(
-          global_model, steps=self._config.attack_generator_steps, round_num=round_num)
+          global_model, steps=self._config.attack_generator_steps, round_num=round_num,
+          prior_images=adversary_data[0])
       row['attack_generator_loss'] = float(stats['generator_loss'])
       row['attack_target_confidence'] = float(stats['target_confidence'])
       if self._config.attack_num_images > 0:
@@ -92,13 +101,17 @@ class RoundAdversary:
     return participants, row
 
   def save_reconstructions(self, layout: layout_lib.RunLayout, round_num: int) -> None:
-    """A grid every `attack_grid_every_n_rounds` rounds and at the last one."""
+    """A grid every `attack_grid_every_n_rounds` rounds and at the last one,
+    with the samples the leakage curve scores (float16: 0.8 MB per 500)."""
     if round_num % self._config.attack_grid_every_n_rounds and round_num != self._rounds:
       return
     os.makedirs(layout.gan_attack_dir, exist_ok=True)
     images = self.gan.reconstructions(self._config.num_reconstructions)
     image_grids.save_image_grid(images, layout.gan_round_grid(round_num))
     io_utils.savez_atomic(layout.gan_latest_npz, x=images, round=np.int64(round_num))
+    if self._curve_samples and self.attack_started:
+      io_utils.savez_atomic(layout.gan_round_samples(round_num),
+                            x=self.reconstructions(self._curve_samples).astype(np.float16))
 
   def reconstructions(self, count: int) -> np.ndarray:
     """`count` images of the generator for a fixed z (the grids' first ones)."""
@@ -116,7 +129,8 @@ def run_black_box_attack(config: config_lib.ExperimentConfig, victim_data,
   key = array_fingerprint(
       images, note=(f'steps={attack.black_box_steps},width={attack.black_box_width},'
                     f'lr={attack.black_box_learning_rate},betas={attack.black_box_beta_1},'
-                    f'{attack.black_box_beta_2},seed={config.federation.seed},n={count}'))
+                    f'{attack.black_box_beta_2},seed={config.federation.seed},n={count},'
+                    f'precision={precision_lib.resolve(config.precision)}'))
   if os.path.exists(layout.black_box_npz):
     with np.load(layout.black_box_npz) as cached:
       if str(cached['key']) == key:
@@ -124,7 +138,7 @@ def run_black_box_attack(config: config_lib.ExperimentConfig, victim_data,
   result = attack_lib.train_black_box_attacker(
       images, steps=attack.black_box_steps, width=attack.black_box_width,
       learning_rate=attack.black_box_learning_rate, beta_1=attack.black_box_beta_1,
-      beta_2=attack.black_box_beta_2,
+      beta_2=attack.black_box_beta_2, precision=config.precision,
       seed=config.federation.seed, num_reconstructions=count, progress=config.progress)
   os.makedirs(layout.black_box_dir, exist_ok=True)
   image_grids.save_image_grid(result.reconstructions[:attack.num_reconstructions],

@@ -17,12 +17,19 @@ from antigan_tf.defense.config import DATASETS
 from antigan_tf.defense.config import DefenderConfig
 from antigan_tf.utils import checks
 from antigan_tf.utils import settings
+from antigan_tf.utils.precision import precision_setting
 from antigan_tf.utils.settings import SettingError
 from antigan_tf.utils.settings import nested
 from antigan_tf.utils.settings import setting
 
 DEFENSES = ('none', 'anti_gan', 'dp')
 ATTACKS = ('gan', 'black_box')
+# How the Hitaj et al. adversary labels its fakes: an output class of its own
+# (the global model gets one more output, which no client holds real data
+# of), a class it declares but holds no real data of (Hitaj et al.), or one of
+# the classes it holds real data of.
+FAKE_CLASSES = ('extra', 'declared', 'owned')
+GENERATOR_UPSAMPLINGS = ('resize', 'transposed')
 HONEST_DISTRIBUTIONS = ('iid', 'dirichlet')
 DEFENDER_FLAG_PREFIX = 'defender_'
 
@@ -115,11 +122,13 @@ class DefenseConfig:
         if getattr(self, field) != _DEFAULTS[field]:
           raise _flag_error(field, f'applies to --defense=dp only (got --defense='
                             f'{self.defense}).')
-    if self.defense == 'anti_gan' and self.defender.mix_ratio > 1:
+    if (self.defense == 'anti_gan' and self.defender.mix_mode == 'add'
+        and self.defender.mix_ratio > 1):
       # X' has one image per private image, and mixing draws the real ones
       # from the same private images: at most as many real as generated.
       raise _flag_error(f'{DEFENDER_FLAG_PREFIX}mix_ratio', f'must be <= 1 (MR = #real / '
-                        f'#generated, and X\' has one image per private image), got '
+                        f'#generated, and X\' has one image per private image) with '
+                        f'--{DEFENDER_FLAG_PREFIX}mix_mode=add, got '
                         f'{self.defender.mix_ratio:g}.')
 
 
@@ -131,8 +140,14 @@ class AttackConfig:
       (), 'Comma-separated attacks: gan (the Hitaj et al. adversarial client, each round) '
       'and/or black_box (a WGAN-GP trained on what the victim shares).',
       checks.each(checks.string_item, unique=True, choices=ATTACKS))
+  attack_fake_class: str = setting(
+      'extra', 'How the adversary labels its fakes: extra (an output class of its own, as '
+      'public reproductions do), declared (its class c, of which it holds no real data: Hitaj '
+      'et al.) or owned (its class c, real images included).',
+      checks.one_of(FAKE_CLASSES), choices=FAKE_CLASSES)
   attack_fake_label: Optional[int] = setting(
-      None, 'Class c given to the adversary\'s fakes; default its second class.',
+      None, 'Class c given to the adversary\'s fakes with --attack_fake_class=declared or '
+      'owned; default its second class.',
       checks.optional(_NON_NEGATIVE_INT))
   attack_start_round: int = setting(1, 'First round the adversary attacks.', _POSITIVE_INT)
   attack_start_accuracy: Optional[float] = setting(
@@ -148,6 +163,15 @@ class AttackConfig:
   attack_latent_dim: int = setting(100, 'Adversary latent size.', _POSITIVE_INT)
   attack_generator_width: int = setting(
       64, 'Adversary generator base filters.', _POSITIVE_INT)
+  attack_generator_upsampling: str = setting(
+      'resize', 'Adversary generator upsampling: resize (nearest-neighbour resize then a '
+      'convolution, no checkerboards; Odena et al., 2016) or transposed (DCGAN).',
+      checks.one_of(GENERATOR_UPSAMPLINGS), choices=GENERATOR_UPSAMPLINGS)
+  attack_prior_weight: float = setting(
+      0.0, 'Weight of an image prior on the adversary\'s generator: a WGAN-GP critic trained '
+      'on its own real images (beyond Hitaj et al.: their generator sees only the global '
+      'model and draws adversarial noise). 0 = Hitaj et al.\'s attack.',
+      checks.number(0))
   attack_grid_every_n_rounds: int = setting(
       5, 'Reconstruction grid every N rounds (and at the end).', _POSITIVE_INT)
   black_box_steps: int = setting(
@@ -241,6 +265,7 @@ class ExperimentConfig:
   attack: AttackConfig = nested(AttackConfig)
   evaluation: EvaluationConfig = nested(EvaluationConfig)
   workers: WorkersConfig = nested(WorkersConfig)
+  precision: str = precision_setting()
   overwrite: bool = setting(
       False, 'Delete the outputs of an earlier run in --output_dir first.', checks.boolean,
       resumable=True)
@@ -257,20 +282,40 @@ class ExperimentConfig:
     attack, federation = self.attack, self.federation
     if 'gan' not in attack.attacks:
       return
+    if attack.attack_fake_class == 'extra':
+      if attack.attack_fake_label is not None:
+        raise _flag_error('attack_fake_label', f'({attack.attack_fake_label}) is for '
+                          '--attack_fake_class=declared or owned; with extra the fakes get a '
+                          'class of their own.')
+      return
     if attack.attack_fake_label == federation.target_class:
       raise _flag_error('attack_fake_label', f'({attack.attack_fake_label}) must differ from '
                         '--target_class.')
-    if self.fake_label not in federation.adversary_classes:
-      raise _flag_error('attack_fake_label', f'({self.fake_label}) must be one of the '
+    if self._declared_fake_label not in federation.adversary_classes:
+      raise _flag_error('attack_fake_label', f'({self._declared_fake_label}) must be one of the '
                         f'adversary\'s classes {list(federation.adversary_classes)} (Hitaj et '
-                        'al.: a class the adversary owns).')
+                        'al.: a class the adversary declares).')
+
+  def fake_label(self, num_classes: int) -> int:
+    """The class the adversary gives its fakes in a dataset of `num_classes`.
+
+    With --attack_fake_class=extra it is `num_classes` (the extra output);
+    otherwise --attack_fake_label, by default the adversary's second class.
+    """
+    if self.attack.attack_fake_class == 'extra':
+      return num_classes
+    return self._declared_fake_label
 
   @property
-  def fake_label(self) -> int:
-    """The class the adversary gives its fakes (default: its second class)."""
+  def _declared_fake_label(self) -> int:
     if self.attack.attack_fake_label is not None:
       return self.attack.attack_fake_label
     return self.federation.adversary_classes[-1]
+
+  def model_classes(self, num_classes: int) -> int:
+    """Outputs of the global model: one more for the adversary's extra class."""
+    uses_extra = 'gan' in self.attack.attacks and self.attack.attack_fake_class == 'extra'
+    return num_classes + 1 if uses_extra else num_classes
 
   @classmethod
   def from_flat(cls, values: Mapping[str, Any]) -> 'ExperimentConfig':

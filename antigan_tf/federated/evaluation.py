@@ -25,10 +25,11 @@ def evaluate_classifier(keras_model: tf.keras.Model, x: np.ndarray, y: np.ndarra
                         num_classes: int, target_class: int,
                         batch_size: int = 1000) -> 'collections.OrderedDict[str, float]':
   """Loss, accuracy, target-class accuracy (RIAFI), precision and F1, and
-  per-class accuracy on (x, y)."""
+  per-class accuracy on (x, y) of the dataset's `num_classes` (a model with the
+  adversary's extra output has one more logit; an image put there is wrong)."""
   logits = keras_model.predict(x, batch_size=batch_size, verbose=0)
   loss = tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-  per_class = metrics_lib.per_class_accuracy(y, logits, num_classes)
+  per_class = metrics_lib.per_class_accuracy(y, logits, logits.shape[-1])[:num_classes]
   target = metrics_lib.target_class_scores(y, np.argmax(logits, axis=1), target_class)
   row = collections.OrderedDict()
   row['test_loss'] = float(np.mean(loss))
@@ -84,7 +85,8 @@ def _judge(config: config_lib.ExperimentConfig, data: run_setup.RunData) -> _Jud
       os.path.join(evaluation.cache_dir or default_cache_dir(), 'evaluation'),
       dataset=federation.dataset, data_dir=federation.data_dir,
       epochs=evaluation.evaluation_epochs, seed=federation.seed,
-      max_train_examples=evaluation.evaluation_max_train_examples, progress=config.progress)
+      max_train_examples=evaluation.evaluation_max_train_examples, precision=config.precision,
+      progress=config.progress)
   test = data.full_test  # No client holds it.
   target = federation.target_class
   scored, public = class_leakage.split_held_out(test.x, test.y, target, seed=0)
@@ -112,6 +114,27 @@ def _attacker_leakage(reconstructions, data: run_setup.RunData, judge: _Judge):
   return report
 
 
+# The per-round columns of the GAN adversary's leakage curve.
+CURVE_COLUMNS = ('frechet_distance', 'fd_over_other_class', 'kid', 'recall', 'coverage',
+                 'mean_pairwise_ssim')
+
+
+def write_gan_leakage_curve(layout: layout_lib.RunLayout, judge: _Judge) -> list[dict]:
+  """The GAN adversary's headline leakage after each grid round, to
+  attack/gan/leakage_curve.csv: when the attack starts to work."""
+  other_fd = judge.references['other_class']['frechet_distance']
+  rows = []
+  for round_num in layout.gan_sample_rounds():
+    with np.load(layout.gan_round_samples(round_num)) as saved:
+      samples = saved['x'].astype(np.float32)
+    report = class_leakage.class_leakage_report(samples, judge.held_out)
+    report['fd_over_other_class'] = report['frechet_distance'] / other_fd
+    rows.append({'round': round_num, **{k: report[k] for k in CURVE_COLUMNS}})
+  if rows:
+    io_utils.write_csv_rows(layout.gan_leakage_curve_csv, ['round', *CURVE_COLUMNS], rows)
+  return rows
+
+
 def write_leakage(config: config_lib.ExperimentConfig, data: run_setup.RunData,
                   layout: layout_lib.RunLayout, gan_reconstructions: Optional[np.ndarray]):
   """Leakage of each attacker's reconstructions and of the shared X', with the
@@ -129,6 +152,7 @@ def write_leakage(config: config_lib.ExperimentConfig, data: run_setup.RunData,
       (f'{class_leakage.REFERENCE_PREFIX}{name}', row) for name, row in judge.references.items())
   if gan_reconstructions is not None:
     leakage['gan_adversary'] = _attacker_leakage(gan_reconstructions, data, judge)
+    write_gan_leakage_curve(layout, judge)
   if 'black_box' in config.attack.attacks:
     with np.load(layout.black_box_npz) as cached:
       leakage['black_box'] = _attacker_leakage(cached['x'], data, judge)

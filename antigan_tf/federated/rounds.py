@@ -59,7 +59,7 @@ def _restore(process, run_state: checkpoints.RunState, data: run_setup.RunData,
   """(learning state, round, last accuracy) of a fresh run or its checkpoint."""
   state = process.initialize()
   state = process.set_model_weights(
-      state, processes.initial_model_weights(data.image_shape, data.num_classes, seed=seed))
+      state, processes.initial_model_weights(data.image_shape, data.model_classes, seed=seed))
   structure = checkpoints.program_state(
       state, adversary.gan.get_state() if adversary else [], round_num=0, attack_started=0,
       last_accuracy=None)
@@ -84,7 +84,7 @@ def run_rounds(config: config_lib.ExperimentConfig, layout: layout_lib.RunLayout
   federation = config.federation
   run_state = checkpoints.RunState(layout, federation.keep_checkpoints)
   releases = _Releases(layout)
-  global_model = models.build_classifier(data.image_shape, data.num_classes)
+  global_model = models.build_classifier(data.image_shape, data.model_classes)
   with run_state.resume_hint_on_lost_worker():
     state, start_round, last_accuracy = _restore(process, run_state, data, adversary,
                                                  federation.seed)

@@ -13,6 +13,7 @@ from antigan_tf import layout as layout_lib
 from antigan_tf.federated import checkpoints
 from antigan_tf.federated import config as config_lib
 from antigan_tf.federated import victim as victim_lib
+from antigan_tf.utils import precision as precision_lib
 from antigan_tf.utils.io import format_hparam
 from antigan_tf.utils.io import read_hparams_csv
 from antigan_tf.utils.io import write_hparams_csv
@@ -24,7 +25,8 @@ def hparams_record(config: config_lib.ExperimentConfig,
   """hparams.csv of a run: every setting by its flag name, plus the victim hook.
 
   The defender's settings are recorded only when it runs (else empty), list
-  settings comma-joined, and the worker addresses as checked and resolved.
+  settings comma-joined, the worker addresses as checked and resolved, and
+  the precision as resolved (`auto` becomes the policy it picked here).
   """
   record = collections.OrderedDict(config.to_flat())
   anti_gan = config.defense.defense == 'anti_gan'
@@ -33,6 +35,7 @@ def hparams_record(config: config_lib.ExperimentConfig,
       record[name] = None
   record['attacks'] = ','.join(config.attack.attacks)
   record['tff_worker_addresses'] = ','.join(worker_addresses or ())
+  record['precision'] = precision_lib.resolve(config.precision)
   record['victim_transform'] = (
       None if victim_transform is None else victim_lib.describe(victim_transform))
   return collections.OrderedDict(sorted(record.items()))

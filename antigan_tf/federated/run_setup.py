@@ -37,6 +37,8 @@ class RunData(NamedTuple):
     partition: the `ClientPartition`.
     image_shape: (H, W, C).
     num_classes: classes of the dataset.
+    model_classes: outputs of the global model (`num_classes`, plus one for
+      the adversary's extra fake class).
     test_x: the test images the global model is measured on each round (the
       first `max_test_examples`).
     test_y: their labels.
@@ -50,6 +52,7 @@ class RunData(NamedTuple):
   partition: partition_lib.ClientPartition
   image_shape: tuple
   num_classes: int
+  model_classes: int
   test_x: np.ndarray
   test_y: np.ndarray
   full_test: sources.ImageDataset
@@ -61,13 +64,17 @@ class RunData(NamedTuple):
     return self.clients[self.partition.victim_id]
 
 
-def load_run_data(config: config_lib.FederationConfig) -> RunData:
+def load_run_data(experiment: config_lib.ExperimentConfig) -> RunData:
   """Loads the dataset and partitions it into victim, adversary and honest clients.
+
+  With the Hitaj et al. adversary and --attack_fake_class=declared, the
+  adversary holds no real images of the class it declares for its fakes.
 
   Raises:
     ValueError: a partition the data cannot give (named in the message).
     DatasetNotFoundError: the dataset is not available offline.
   """
+  config = experiment.federation
   train = sources.load_dataset(config.dataset, split='train', data_dir=config.data_dir)
   test = sources.load_dataset(config.dataset, split='test', data_dir=config.data_dir)
   partition = partition_lib.partition_clients(
@@ -83,12 +90,17 @@ def load_run_data(config: config_lib.FederationConfig) -> RunData:
       seed=config.seed,
   )
   clients = {cid: partition.client_arrays(cid, train.x, train.y) for cid in partition.client_ids}
+  if 'gan' in experiment.attack.attacks and experiment.attack.attack_fake_class == 'declared':
+    x_a, y_a = clients[partition.adversary_id]
+    keep = y_a != experiment.fake_label(train.num_classes)
+    clients[partition.adversary_id] = (x_a[keep], y_a[keep])
   x_v, y_v = clients[partition.victim_id]
   test_x, test_y = test.x, test.y
   if config.max_test_examples is not None:
     test_x, test_y = test_x[:config.max_test_examples], test_y[:config.max_test_examples]
   return RunData(clients=clients, partition=partition, image_shape=tuple(train.x.shape[1:]),
-                 num_classes=train.num_classes, test_x=test_x, test_y=test_y, full_test=test,
+                 num_classes=train.num_classes,
+                 model_classes=experiment.model_classes(train.num_classes), test_x=test_x, test_y=test_y, full_test=test,
                  real_target=x_v[y_v == config.target_class])
 
 
@@ -110,7 +122,7 @@ def share_victim_data(config: config_lib.ExperimentConfig, data: RunData,
     log_phase('Anti-GAN defender on the victim\'s class %d', target_class)
     victim_transform = victim_lib.anti_gan_transform(
         config.defense.defender, protected_classes=[target_class],
-        work_dir=layout.defender_dir, progress=config.progress)
+        work_dir=layout.defender_dir, precision=config.precision, progress=config.progress)
   if victim_transform is None:
     return data
   x_v, y_v = data.victim_data

@@ -44,6 +44,7 @@ from antigan_tf.federated import run_setup
 from antigan_tf.federated import runtime as runtime_lib
 from antigan_tf.federated import victim as victim_lib
 from antigan_tf.utils import devices
+from antigan_tf.utils import precision as precision_lib
 
 CheckpointError = checkpoints.CheckpointError
 ExperimentConfig = config_lib.ExperimentConfig
@@ -99,12 +100,13 @@ def run_federated(config: config_lib.ExperimentConfig, *,
   """
   _check_victim_transform(config, victim_transform)
   runtime = _build_runtime(config.workers)  # Addresses checked; nothing starts before `with`.
-  data = run_setup.load_run_data(config.federation)
+  data = run_setup.load_run_data(config)
   layout = layout_lib.RunLayout(os.path.abspath(config.output_dir))
   run_directory.prepare(
       layout, run_directory.hparams_record(config, victim_transform, runtime.worker_addresses),
       overwrite=config.overwrite)
-  logging.info(devices.training_devices_line())
+  logging.info('%s GAN networks compute in %s (--precision=%s).', devices.training_devices_line(),
+               precision_lib.resolve(config.precision), config.precision)
 
   data = run_setup.share_victim_data(config, data, layout, victim_transform)
   if 'black_box' in config.attack.attacks:
@@ -163,7 +165,7 @@ def _build_process(federation: config_lib.FederationConfig, defense: config_lib.
   return client_data_lib.compose_with_dataset_computation(
       client_data,
       processes.build_learning_process(
-          processes.build_model_fn(data.image_shape, data.num_classes),
+          processes.build_model_fn(data.image_shape, data.model_classes),
           client_learning_rate=federation.client_learning_rate,
           server_learning_rate=federation.server_learning_rate,
           aggregation='dp' if defense.defense == 'dp' else 'weighted_mean',

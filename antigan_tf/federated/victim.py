@@ -18,6 +18,7 @@ import tensorflow as tf
 from antigan_tf import layout as layout_lib
 from antigan_tf.defense import defender as defender_lib
 from antigan_tf.utils import io as io_utils
+from antigan_tf.utils import precision as precision_lib
 from antigan_tf.utils.fingerprint import array_fingerprint
 
 VictimTransform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -28,6 +29,7 @@ def anti_gan_transform(
     *,
     protected_classes: Sequence[int],
     work_dir: Optional[str] = None,
+    precision: str = 'float32',
     progress: bool = True,
 ) -> VictimTransform:
   """The Anti-GAN hook: each protected class is replaced by its obfuscated X'.
@@ -42,6 +44,7 @@ def anti_gan_transform(
     protected_classes: classes to obfuscate (the target class, at least).
     work_dir: where each defender keeps checkpoints, logs and image grids
       (`class_<c>/`); training resumes from them. None keeps nothing.
+    precision: the defenders' Keras policy (`utils.precision`).
     progress: Keras and projection progress bars.
 
   Returns:
@@ -60,7 +63,7 @@ def anti_gan_transform(
       x_c = x[y == c]
       if len(x_c) == 0:
         raise ValueError(f'The victim holds no image of protected class {c}.')
-      defender = defender_lib.Defender(x.shape[1:], config)
+      defender = defender_lib.Defender(x.shape[1:], config, precision=precision)
       class_dir = None if work_dir is None else layout_lib.defender_class_dir(work_dir, c)
       defender.fit(x_c, output_dir=class_dir, verbose=1 if progress else 0)
       if class_dir is not None:
@@ -71,7 +74,8 @@ def anti_gan_transform(
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(y.dtype)
 
   transform.cache_description = json.dumps(
-      {'anti_gan': config.to_dict(), 'protected_classes': protected}, sort_keys=True)
+      {'anti_gan': config.to_dict(), 'protected_classes': protected,
+       'precision': precision_lib.resolve(precision)}, sort_keys=True)
   return transform
 
 

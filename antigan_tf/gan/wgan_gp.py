@@ -155,7 +155,8 @@ class WGANGP(tf.keras.Model):
 
   def train_step(self, data):
     real = data[0] if isinstance(data, (tuple, list)) else data
-    real = tf.cast(real, self.compute_dtype)
+    # float32, like the generator's output layer, under any policy.
+    real = tf.cast(real, tf.float32)
     batch_size = tf.shape(real)[0]  # Dynamic: the last batch may be smaller.
     # The generator is frozen during the critic updates, so the fakes of all
     # n_critic updates come from one batched generator call (the costliest

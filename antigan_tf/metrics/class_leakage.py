@@ -165,7 +165,8 @@ def class_leakage_report(samples, held_out: HeldOut) -> 'collections.OrderedDict
 
   Returns:
     OrderedDict: num_samples, few_samples (1.0 if N < 500), frechet_distance,
-    kid, precision, recall, density, coverage, confident_rate and
+    kid, precision, recall, density, coverage, mean_pairwise_ssim (of the
+    first 200 samples; `similarity.mean_pairwise_ssim`), confident_rate and
     confident_rate_ratio.
   """
   samples = images_lib.check_images(samples, 'samples', min_count=NEIGHBOURS + 1,
@@ -177,6 +178,9 @@ def class_leakage_report(samples, held_out: HeldOut) -> 'collections.OrderedDict
   report['frechet_distance'] = frechet.frechet_distance(features, held_out.features)
   report['kid'] = kernel_distance(features, held_out.features)
   report.update(manifold_metrics(held_out.features, features))
+  # Diversity, next to the held-out images' own value: a collapsed
+  # generator's samples are near copies of each other.
+  report['mean_pairwise_ssim'] = similarity.mean_pairwise_ssim(samples)
   rate = _confident_share(probs, held_out.target_class, held_out.threshold)
   report['confident_rate'] = rate
   report['confident_rate_ratio'] = rate / held_out.own_rate if held_out.own_rate else float('nan')

@@ -41,8 +41,11 @@ from antigan_tf.models import seeding
 from antigan_tf.utils import checks
 from antigan_tf.utils import fingerprint
 from antigan_tf.utils import io as io_utils
+from antigan_tf.utils import precision as precision_lib
 
 ARCHITECTURE = 'bn_cnn_gap_v1'
+# Bumped when the reference rows gain a metric, so older cached rows are not read.
+REFERENCE_ROWS_VERSION = 2
 FEATURES = 128
 DEFAULT_EPOCHS = 3
 BATCH_SIZE = 128
@@ -65,7 +68,8 @@ def build_evaluation_network(image_shape, num_classes: int) -> tf.keras.Model:
     h = tf.keras.layers.Conv2D(filters, 3, strides=stride, padding='same', use_bias=False)(h)
     h = tf.keras.layers.BatchNormalization()(h)
     h = tf.keras.layers.ReLU()(h)
-  features = tf.keras.layers.GlobalAveragePooling2D(name='features')(h)
+  # float32 features and logits under a mixed policy: the metrics use both.
+  features = tf.keras.layers.GlobalAveragePooling2D(name='features', dtype='float32')(h)
   logits = tf.keras.layers.Dense(num_classes, name='logits', dtype='float32')(features)
   return tf.keras.Model(inputs, logits, name='evaluation_network')
 
@@ -155,7 +159,8 @@ def reference_rows_path(network: 'EvaluationNetwork', *, target_class: int, coun
                         seed: int) -> str:
   """Where the reference rows of a target class are cached, next to the network."""
   base = network.path[:-len('.weights.h5')]
-  return f'{base}_references_class{target_class}_n{count}_seed{seed}.json'
+  return (f'{base}_references_v{REFERENCE_ROWS_VERSION}_class{target_class}_n{count}'
+          f'_seed{seed}.json')
 
 
 @contextlib.contextmanager
@@ -186,7 +191,8 @@ def _load(weights_path: str, meta_path: str, identity: dict[str, Any]) -> Evalua
   except (OSError, ValueError) as e:
     raise ValueError(f'The evaluation network sidecar {meta_path} is unreadable ({e}); '
                      f'delete it and {weights_path} to retrain.') from None
-  model = build_evaluation_network(identity['image_shape'], identity['num_classes'])
+  with precision_lib.policy_scope(identity['precision']):
+    model = build_evaluation_network(identity['image_shape'], identity['num_classes'])
   try:
     model.load_weights(weights_path)
   except Exception as e:  # pylint: disable=broad-except
@@ -215,7 +221,9 @@ def load_or_train_evaluation_network(
     data_dir: passed to `load_dataset`.
     epochs: training epochs.
     seed: initialisation and shuffling seed.
-    precision: the Keras dtype policy it is trained under (part of the key).
+    precision: 'float32', 'mixed_bfloat16' or 'auto' (`utils.precision`): the
+      Keras policy it is built and trained under; the resolved name is part of
+      the key.
     max_train_examples: train on the first this many training images only.
     progress: log what happens.
 
@@ -232,6 +240,7 @@ def load_or_train_evaluation_network(
   seed = checks.check_int(seed, 'seed', 0)
   if max_train_examples is not None:
     max_train_examples = checks.check_int(max_train_examples, 'max_train_examples', 1)
+  precision = precision_lib.resolve(precision)
   data = sources.load_dataset(dataset, split='train', data_dir=data_dir)
   x, y = data.x, data.y
   if max_train_examples is not None:
@@ -249,8 +258,9 @@ def load_or_train_evaluation_network(
       logging.info('Training the %s evaluation network on %d images for %d epoch(s); cached '
                    'at %s.', dataset, len(x), epochs, weights_path)
     start = time.monotonic()
-    model = train_evaluation_network(x, y, num_classes=data.num_classes, epochs=epochs,
-                                     seed=seed, progress=progress)
+    with precision_lib.policy_scope(precision):
+      model = train_evaluation_network(x, y, num_classes=data.num_classes, epochs=epochs,
+                                       seed=seed, progress=progress)
     history = model.history.history if model.history is not None else {}
     metadata = dict(identity, data_source=data.source,
                     train_seconds=round(time.monotonic() - start, 1),

@@ -121,6 +121,11 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
             '', f'Every flag is in [{HPARAMS_FILE}]({HPARAMS_FILE}).', '']
   if leakage:  # First: what the attackers got, next to the reference rows.
     parts += leakage_section(leakage)
+  curve_columns, curve = read_csv_rows(run.gan_leakage_curve_csv)
+  if curve:
+    parts += ['GAN adversary after each grid round (FD as a multiple of the other class\'s; '
+              'mean pairwise SSIM against the held-out row\'s: higher is less diverse):', '',
+              markdown_table(curve_columns, [[r[c] for c in curve_columns] for r in curve]), '']
   if rows:
     last = rows[-1]
     parts += [f'## Utility after round {last["round"]}', '',

@@ -22,6 +22,10 @@ best score against all images of the other set.
 * PSNR is `tf.image.psnr` on broadcast pairs: 20 log10(max_val) -
   10 log10(MSE). Identical images have MSE 0 and PSNR +inf; the inf is kept
   (an exact copy is the strongest possible leak) and `summarize` handles it.
+* `mean_pairwise_ssim` is the SSIM between the images of one set, averaged
+  over distinct pairs: a diversity measure (one image repeated scores 1; real
+  Fashion-MNIST shirts 0.12-0.15), for telling a mode-collapsed generator from
+  one that covers the class.
 * Pixel variance is the paper's Var(G(z)): each image's variance over all its
   pixels and channels, averaged over the images.
 
@@ -421,6 +425,30 @@ def summarize(values, *, percentile: float = PERCENTILE) -> dict[str, float]:
     p = ordered[lower] + fraction * (ordered[upper] - ordered[lower])
   mean = math.inf if math.isinf(ordered[-1]) else float(np.mean(ordered))
   return {'mean': mean, 'p95': float(p)}
+
+
+def mean_pairwise_ssim(images, *, max_images: int = 200) -> float:
+  """Mean SSIM over the distinct pairs of the first `max_images` images.
+
+  Args:
+    images: (N, H, W, C) images in [-1, 1], N >= 2.
+    max_images: how many images to compare (>= 2); 200 give 19900 pairs (100
+      real shirts' values spread over 0.12-0.15 between subsets; 200 halve that).
+
+  Returns:
+    The mean, in [-1, 1]: higher means less diverse (1 for one image repeated).
+
+  Raises:
+    ValueError: invalid images, fewer than 2, or a bad `max_images`.
+  """
+  max_images = checks.check_int(max_images, 'max_images', 2)
+  images = _validation.check_images(images, 'images')
+  if len(images) < 2:
+    raise ValueError(f'`images` must hold at least 2 images, got {len(images)}.')
+  images = images[:max_images]
+  pairs = pairwise_ssim(images, images)
+  off_diagonal = ~np.eye(len(images), dtype=bool)
+  return float(pairs[off_diagonal].mean())
 
 
 def pixel_variance(images) -> float:

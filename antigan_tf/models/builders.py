@@ -3,6 +3,10 @@
 Every builder is a plain function returning a functional `tf.keras.Model`, so
 the models can be saved, cloned and wrapped by `tff.learning` without custom
 objects. Image tensors are in [-1, 1] with shape (H, W, C).
+
+Built under a mixed Keras policy (`utils.precision.policy_scope`), the hidden
+layers compute in bfloat16 while each model's output layer stays float32, so
+images, scores and logits, and the losses computed from them, are float32.
 """
 
 from collections.abc import Sequence
@@ -12,6 +16,7 @@ import tensorflow as tf
 from antigan_tf.utils import checks
 
 _SUPPORTED_CHANNELS = (1, 3)
+UPSAMPLINGS = ('transposed', 'resize')
 
 
 def _check_image_shape(image_shape: Sequence[int], *, argname: str) -> tuple[int, int, int]:
@@ -80,7 +85,7 @@ def build_classifier(
   h = layers.MaxPool2D(2)(h)
   h = layers.Flatten()(h)
   h = layers.Dense(dense_units, activation='relu')(h)
-  logits = layers.Dense(num_classes, name='logits')(h)
+  logits = layers.Dense(num_classes, name='logits', dtype='float32')(h)
   return tf.keras.Model(inputs, logits, name=name)
 
 
@@ -89,19 +94,24 @@ def build_generator(
     latent_dim: int = 100,
     *,
     width: int = 64,
+    upsampling: str = 'transposed',
     name: str = 'generator',
 ) -> tf.keras.Model:
   """Builds a DCGAN-style generator z -> image in [-1, 1].
 
-  Dense projection to (H/4, W/4, 4*width), then two stride-2 transposed
-  convolutions with BatchNorm and ReLU, and a tanh output (Radford et al.).
-  BatchNorm is fine here: only the critic must avoid it under a gradient
-  penalty.
+  Dense projection to (H/4, W/4, 4*width), then two x2 upsampling stages with
+  BatchNorm and ReLU, and a tanh output (Radford et al.). BatchNorm is fine
+  here: only the critic must avoid it under a gradient penalty.
 
   Args:
     image_shape: (H, W, C) of the generated images, H and W multiples of 4.
     latent_dim: size of the latent vector z.
     width: base number of filters.
+    upsampling: 'transposed' (5x5 stride-2 transposed convolutions, DCGAN) or
+      'resize' (nearest-neighbour x2 resize, then a 5x5 convolution: every
+      output pixel gets the same number of kernel taps, so no checkerboard
+      artefacts; Odena et al., 2016, "Deconvolution and checkerboard
+      artifacts").
     name: Keras model name.
 
   Returns:
@@ -114,6 +124,8 @@ def build_generator(
   height, width_px, channels = _check_image_shape(image_shape, argname='image_shape')
   _check_positive(latent_dim, argname='latent_dim')
   _check_positive(width, argname='width')
+  if upsampling not in UPSAMPLINGS:
+    raise ValueError(f'`upsampling` must be one of {UPSAMPLINGS}, got {upsampling!r}.')
   layers = tf.keras.layers
   base_h, base_w = height // 4, width_px // 4
   z = tf.keras.Input(shape=(latent_dim,), name='z')
@@ -121,13 +133,16 @@ def build_generator(
   h = layers.BatchNormalization()(h)
   h = layers.ReLU()(h)
   h = layers.Reshape((base_h, base_w, 4 * width))(h)
-  h = layers.Conv2DTranspose(2 * width, 5, strides=2, padding='same', use_bias=False)(h)
-  h = layers.BatchNormalization()(h)
-  h = layers.ReLU()(h)
-  h = layers.Conv2DTranspose(width, 5, strides=2, padding='same', use_bias=False)(h)
-  h = layers.BatchNormalization()(h)
-  h = layers.ReLU()(h)
-  images = layers.Conv2D(channels, 5, padding='same', activation='tanh', name='image')(h)
+  for filters in (2 * width, width):
+    if upsampling == 'resize':
+      h = layers.UpSampling2D(2, interpolation='nearest')(h)
+      h = layers.Conv2D(filters, 5, padding='same', use_bias=False)(h)
+    else:
+      h = layers.Conv2DTranspose(filters, 5, strides=2, padding='same', use_bias=False)(h)
+    h = layers.BatchNormalization()(h)
+    h = layers.ReLU()(h)
+  images = layers.Conv2D(channels, 5, padding='same', activation='tanh', name='image',
+                         dtype='float32')(h)
   return tf.keras.Model(z, images, name=name)
 
 
@@ -162,5 +177,5 @@ def build_critic(
   h = layers.Conv2D(2 * width, 5, strides=2, padding='same')(h)
   h = layers.LeakyReLU(0.2)(h)
   h = layers.Flatten()(h)
-  score = layers.Dense(1, name='score')(h)
+  score = layers.Dense(1, name='score', dtype='float32')(h)
   return tf.keras.Model(images, score, name=name)

@@ -1,6 +1,7 @@
 """File helpers shared by the run functions (plain `csv`/`os`, no TF)."""
 
 import csv
+import io as io_lib
 import json
 import os
 from collections.abc import Mapping
@@ -52,6 +53,15 @@ def read_csv_rows(path: str) -> tuple[list[str], list[dict[str, str]]]:
     reader = csv.DictReader(f)
     rows = list(reader)
     return list(reader.fieldnames or []), rows
+
+
+def write_csv_rows(path: str, fieldnames, rows) -> str:
+  """Writes dict rows under a header, atomically (`read_csv_rows` reads them)."""
+  buffer = io_lib.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=list(fieldnames), lineterminator='\n')
+  writer.writeheader()
+  writer.writerows(rows)
+  return write_text_atomic(path, buffer.getvalue())
 
 
 def write_text_atomic(path: str, text: str) -> str:

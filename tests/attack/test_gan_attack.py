@@ -217,3 +217,41 @@ def test_import_does_not_load_tff():
   out = subprocess.run(
       [sys.executable, '-c', code], capture_output=True, text=True, check=True, timeout=300)
   assert out.stdout.strip().endswith('OK')
+
+
+def _prior_images(count=16, seed=3):
+  return np.random.default_rng(seed).uniform(-1, 1, (count, *_SHAPE)).astype(np.float32)
+
+
+def test_image_prior_trains_a_critic_and_resumes_exactly():
+  classifier = _classifier()
+  attacker = _attacker(prior_weight=1.0, prior_critic_steps=2)
+  plain = _attacker()
+  assert plain.critic is None and attacker.critic is not None
+  critic_before = [w.copy() for w in attacker.critic.get_weights()]
+  stats = attacker.train_generator(classifier, steps=3, round_num=0,
+                                   prior_images=_prior_images())
+  assert np.isfinite(stats['generator_loss'])
+  assert int(attacker.critic_optimizer.iterations) == 6  # 2 critic updates per step.
+  assert any(not np.array_equal(a, b)
+             for a, b in zip(critic_before, attacker.critic.get_weights()))
+  # The state holds the critic too, and restores the run exactly.
+  assert len(attacker.get_state()) > len(plain.get_state())
+  restored = _attacker(prior_weight=1.0, prior_critic_steps=2)
+  restored.set_state(attacker.get_state())
+  for model in (attacker, restored):
+    model.train_generator(classifier, steps=2, round_num=1, prior_images=_prior_images())
+  _assert_weights_equal(attacker, restored)
+  for wa, wb in zip(attacker.critic.weights, restored.critic.weights):
+    np.testing.assert_array_equal(wa.numpy(), wb.numpy())
+  with pytest.raises(ValueError, match='prior_images'):
+    attacker.train_generator(classifier, steps=1, round_num=2)
+  with pytest.raises(ValueError, match='prior_weight'):
+    _attacker(prior_weight=-1.0)
+
+
+def test_extra_fake_class_is_the_last_output():
+  attacker = _attacker(fake_label=_NUM_CLASSES - 1)
+  x, y = attacker.inject(np.zeros((2, *_SHAPE), np.float32), np.array([0, 1]), num_images=3,
+                         round_num=0)
+  assert y.tolist() == [0, 1, 2, 2, 2]

@@ -102,8 +102,9 @@ def test_integrating_the_defense_executes(tmp_path, monkeypatch):
   assert text.count('after 2 rounds: train loss') == 2  # Undefended and defended FedAvg.
   assert 'RIAFI undefended' in text and 'test accuracy' in text
   with np.load(tmp_path / 'integrating' / 'x_prime.npz') as exported:
-    # The tiny defender mixes in real images at MR 0.5: 64 generated + 32 real.
-    assert exported['x'].shape == (96, 28, 28, 1) and exported['y'].shape == (96,)
+    # The tiny defender mixes in real images at MR 0.5 by replacing: 64 shared,
+    # round(64 / 1.5) = 43 generated and 21 real.
+    assert exported['x'].shape == (64, 28, 28, 1) and exported['y'].shape == (64,)
     assert set(exported['y'].tolist()) == {6}
     assert np.abs(exported['x']).max() <= 1.0
   assert (tmp_path / 'integrating' / 'defender' / 'losses.csv').exists()

@@ -230,13 +230,22 @@ def test_obfuscate_shapes_labels_and_mixing(trained):
   np.testing.assert_array_equal(y_prime, y)  # MR = 0: order and labels kept.
   assert y_prime.dtype == y.dtype
   assert not any(np.array_equal(a, b) for a in x_prime for b in x)  # No real image.
-  mixed_x, mixed_y = trained.obfuscate(x, y, mix_ratio=0.5, progress=False)
-  assert mixed_x.shape == (15, *_SHAPE) and mixed_y.shape == (15,)
-  real_rows = [i for i, a in enumerate(mixed_x) if any(np.array_equal(a, b) for b in x)]
-  assert len(real_rows) == 5
-  for i in real_rows:  # Each real image keeps its own label.
-    j = next(j for j, b in enumerate(x) if np.array_equal(mixed_x[i], b))
-    assert mixed_y[i] == y[j]
+  # 'add': all 10 projected, round(0.5 * 10) = 5 real ones added.
+  add = dataclasses.replace(trained.config, mix_mode='add')
+  # 'replace' (the default): 10 shared, round(10 / 1.5) = 7 projected, 3 real.
+  for config, total, num_real in ((add, 15, 5), (trained.config, 10, 3)):
+    trained.config = config
+    try:
+      mixed_x, mixed_y = trained.obfuscate(x, y, mix_ratio=0.5, progress=False)
+    finally:
+      trained.config = dataclasses.replace(config, mix_mode='replace')
+    assert mixed_x.shape == (total, *_SHAPE) and mixed_y.shape == (total,)
+    real_rows = [i for i, a in enumerate(mixed_x) if any(np.array_equal(a, b) for b in x)]
+    assert len(real_rows) == num_real
+    for i in real_rows:  # Each real image keeps its own label.
+      j = next(j for j, b in enumerate(x) if np.array_equal(mixed_x[i], b))
+      assert mixed_y[i] == y[j]
+  assert sorted(mixed_y.tolist()) == sorted(y.tolist())  # 'replace': each image once.
   with pytest.raises(ValueError, match='mix_ratio'):
     trained.obfuscate(x, y, mix_ratio=-1.0, progress=False)
   with pytest.raises(ValueError, match=r'shape \(10,\)'):
@@ -361,7 +370,8 @@ def test_run_defender_rejects_bad_arguments_before_training(tmp_path):
   with pytest.raises(ValueError, match='export_count'):
     _run_config(output_dir=str(tmp_path), max_images=4, export_count=5)
   with pytest.raises(ValueError, match='--mix_ratio'):
-    run_lib.run_defender(_run_config(output_dir=str(tmp_path), max_images=4, mix_ratio=1.5))
+    run_lib.run_defender(_run_config(output_dir=str(tmp_path), max_images=4, mix_ratio=1.5,
+                                     mix_mode='add'))
   assert not os.path.exists(tmp_path / 'hparams.csv')
 
 

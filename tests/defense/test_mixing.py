@@ -117,3 +117,15 @@ def test_mismatches_and_empty_set():
     mixing.mix_real(xg[:0], yg[:0], xr, yr, mix_ratio=0.5)
   with pytest.raises(ValueError, match='seed'):
     mixing.mix_real(xg, yg, xr, yr, mix_ratio=0.5, seed=-1)
+
+
+@pytest.mark.parametrize('count, ratio, projected', [(300, 0.5, 200), (300, 0.0, 300),
+                                                     (10, 0.5, 7), (3, 10.0, 1)])
+def test_replace_split_keeps_the_amount(count, ratio, projected):
+  gen, real = mixing.replace_split(count, mix_ratio=ratio, seed=1)
+  assert len(gen) == projected and len(gen) + len(real) == count
+  assert sorted({*gen.tolist(), *real.tolist()}) == list(range(count))  # Disjoint, all.
+  again = mixing.replace_split(count, mix_ratio=ratio, seed=1)
+  np.testing.assert_array_equal(gen, again[0])
+  with pytest.raises(ValueError, match='mix_ratio'):
+    mixing.replace_split(count, mix_ratio=-1.0)

@@ -137,9 +137,9 @@ def test_sweep_report_links_runs_plots_and_images(tmp_path):
            'riafi_ratio': 0.9}]
   path = sweep_report.write_sweep_report(
       str(tmp_path), rows, [str(tmp_path / 'plots' / 'x.png')],
-      configs=[{'defense': 'anti_gan'}], title='Main job')
+      configs=[{'defense': 'anti_gan'}], title='Main job', preface=['Read me first.'])
   text = open(path).read()
-  assert text.startswith('# Main job')
+  assert text.startswith('# Main job\n\nRead me first.\n\n1 runs')
   assert '[defense=anti_gan](runs/defense=anti_gan/report.md)' in text
   assert '| 0.9 |' in text and 'riafi_ratio' in text
   assert '![x.png](plots/x.png)' in text

@@ -20,7 +20,12 @@ def test_defaults_and_flag_names():
   config = _config()
   assert config.federation.rounds == 5 and config.defense.defense == 'none'
   assert config.defense.defender == DefenderConfig()
-  assert config.fake_label == 1  # The adversary's second class.
+  assert config.fake_label(10) == 10  # An extra output class of its own.
+  assert config.model_classes(10) == 10  # No Hitaj adversary: no extra output.
+  assert _config(attacks='gan').model_classes(10) == 11
+  declared = _config(attacks='gan', attack_fake_class='declared')
+  assert declared.fake_label(10) == 1 and declared.model_classes(10) == 10  # Its second class.
+  assert config.precision == 'auto'
   names = settings.flag_names(ExperimentConfig)
   assert {'rounds', 'defense', 'attacks', 'defender_lambda1', 'dp_noise_multiplier',
           'tff_workers', 'output_dir'} <= names
@@ -40,7 +45,8 @@ def test_resumable_settings_are_where_a_run_may_differ_from_its_checkpoint():
     [
         ({'seed': -1}, '--seed must be an integer >= 0, got -1.'),
         ({'attack_batch_size': 0}, '--attack_batch_size must be an integer >= 1, got 0.'),
-        ({'defense': 'anti_gan', 'defender_mix_ratio': 2}, '--defender_mix_ratio must be <= 1'),
+        ({'defense': 'anti_gan', 'defender_mix_mode': 'add', 'defender_mix_ratio': 2},
+         '--defender_mix_ratio must be <= 1'),
         ({'defender_lambda1': -1.0}, '--defender_lambda1 must be finite and >= 0, got -1.0.'),
         ({'dp_noise_multiplier': -5.0}, '--dp_noise_multiplier must be finite and >= 0'),
         ({'dp_noise_multiplier': 0.5}, '--dp_noise_multiplier applies to --defense=dp only'),
@@ -48,8 +54,15 @@ def test_resumable_settings_are_where_a_run_may_differ_from_its_checkpoint():
         ({'tff_workers': 2, 'tff_worker_addresses': ('localhost:1',)}, 'exclude each other'),
         ({'clients_per_round': 11}, '--clients_per_round (11) must not exceed --num_clients'),
         ({'adversary_classes': ('6', '1')}, 'target class (--target_class=6)'),
-        ({'attacks': ('gan',), 'attack_fake_label': 6}, '--attack_fake_label (6) must differ'),
-        ({'attacks': ('gan',), 'attack_fake_label': 3}, "adversary's classes [0, 1]"),
+        ({'attacks': ('gan',), 'attack_fake_class': 'declared', 'attack_fake_label': 6},
+         '--attack_fake_label (6) must differ'),
+        ({'attacks': ('gan',), 'attack_fake_class': 'owned', 'attack_fake_label': 3},
+         "adversary's classes [0, 1]"),
+        ({'attacks': ('gan',), 'attack_fake_label': 1},
+         '--attack_fake_label (1) is for --attack_fake_class=declared or owned'),
+        ({'attack_fake_class': 'mine'}, '--attack_fake_class must be one of extra, declared'),
+        ({'attack_generator_upsampling': 'bilinear'}, '--attack_generator_upsampling must be'),
+        ({'precision': 'float16'}, '--precision must be one of auto, float32, mixed_bfloat16'),
         ({'attacks': 'gan,gan'}, '--attacks must not repeat an item'),
         ({'num_reconstructions': 1}, '--num_reconstructions must be >= 2 with --leakage_metrics'),
         ({'dataset': 'imagenet'}, "--dataset must be one of fashion_mnist, mnist, cifar10, local"),

@@ -92,7 +92,8 @@ _BAD_INPUTS = [
     (['extra_positional'], 'positional'),
     # Each rejected before any output, naming the flag as typed (they used to
     # fail after training, after outputs were written, or not at all).
-    (['--defense=anti_gan', '--defender_mix_ratio=2'], '--defender_mix_ratio must be <= 1'),
+    (['--defense=anti_gan', '--defender_mix_mode=add', '--defender_mix_ratio=2'],
+     '--defender_mix_ratio must be <= 1'),
     (['--attacks=gan', '--attack_batch_size=0'], '--attack_batch_size must be an integer >= 1'),
     (['--seed=-1'], '--seed must be an integer >= 0'),
     (['--dp_noise_multiplier=-5'], '--dp_noise_multiplier must be finite and >= 0'),
@@ -176,6 +177,8 @@ def test_every_shipped_config_maps_onto_run_federated(repo_root):
     for defense in ('none', 'anti_gan', 'dp'):
       name = f'{dataset}_{defense}_vs_attack.flags'
       assert parsed[name] == [dataset, defense, ['gan', 'black_box']], name
+  # The long Hitaj run: the main job's flags (a nested flagfile) with the adversary alone.
+  assert parsed['hitaj_long.flags'] == ['fashion_mnist', 'none', ['gan']]
 
 
 def _without_timing(rows):

@@ -194,6 +194,15 @@ def test_attacked_run_measures_leakage_and_writes_the_report(attacked_runs):
   links = re.findall(r'!\[[^]]*\]\(([^)]+)\)', report)
   assert links and all((out / link).exists() for link in links)
   assert any('attack/gan/round_00003.png' == link for link in links)
+  # The GAN adversary's per-round curve: its grid rounds, scored like the last.
+  layout = RunLayout(str(out))
+  assert layout.gan_sample_rounds() == [2, 3]
+  curve = _read_csv(layout.gan_leakage_curve_csv)
+  assert [int(r['round']) for r in curve] == [2, 3]
+  assert float(curve[-1]['frechet_distance']) == pytest.approx(
+      leakage['gan_adversary']['frechet_distance'], rel=1e-3)  # float16 samples.
+  assert -1.0 <= float(curve[0]['mean_pairwise_ssim']) <= 1.0
+  assert 'GAN adversary after each grid round' in report
 
 
 def test_resumed_run_ends_exactly_like_the_uninterrupted_one(attacked_runs):
@@ -312,8 +321,10 @@ def test_custom_victim_transform_is_what_the_federation_sees(tmp_path):
         ({'dataset': 'imagenet'}, 'imagenet'),
         ({'defense': 'crypto'}, 'defense'),
         ({'attacks': ('gan', 'model_inversion')}, 'model_inversion'),
-        ({'attacks': ('gan',), 'attack_fake_label': 6}, 'attack_fake_label'),
-        ({'attacks': ('gan',), 'attack_fake_label': 3}, 'adversary'),
+        ({'attacks': ('gan',), 'attack_fake_class': 'declared', 'attack_fake_label': 6},
+         'attack_fake_label'),
+        ({'attacks': ('gan',), 'attack_fake_class': 'declared', 'attack_fake_label': 3},
+         'adversary'),
         ({'attacks': ('gan',), 'attack_start_accuracy': 1.5}, 'attack_start_accuracy'),
         ({'defense': 'dp', 'dp_noise_multiplier': -1.0}, 'dp_noise_multiplier'),
         ({'defense': 'anti_gan', 'victim_transform': lambda x, y: (x, y)}, 'victim_transform'),
@@ -347,3 +358,17 @@ def test_a_running_event_loop_gets_a_clear_error():
 
   with pytest.raises(RuntimeError, match='nest_asyncio'):
     asyncio.run(inside_a_notebook())
+
+
+@pytest.mark.parametrize('fake_class, adversary_labels, model_classes',
+                         [('extra', {0, 1}, 11), ('declared', {0}, 10), ('owned', {0, 1}, 10)])
+def test_fake_class_sets_the_adversary_data_and_the_model_outputs(
+    fake_class, adversary_labels, model_classes):
+  from antigan_tf.federated import run_setup  # pylint: disable=g-import-not-at-top
+  config = ExperimentConfig.from_flat({'output_dir': 'unused', **_TINY, 'attacks': 'gan',
+                                       'attack_fake_class': fake_class})
+  data = run_setup.load_run_data(config)
+  _, y = data.clients[data.partition.adversary_id]
+  # Hitaj et al.'s declared class: the adversary holds no real image of it.
+  assert set(y.tolist()) == adversary_labels
+  assert data.model_classes == model_classes and data.num_classes == 10

@@ -166,3 +166,18 @@ def test_pixel_variance_by_hand():
   x = _random_images(3, channels=3)
   expected = float(losses.pixel_variance(tf.constant(x)))
   assert similarity.pixel_variance(x) == pytest.approx(expected, rel=1e-5)
+
+
+def test_mean_pairwise_ssim_is_one_for_copies_and_the_mean_of_tf_image_ssim():
+  rng = np.random.default_rng(3)
+  one = rng.uniform(-1, 1, (1, 16, 16, 1)).astype(np.float32)
+  assert similarity.mean_pairwise_ssim(np.repeat(one, 4, axis=0)) == pytest.approx(1.0)
+  images = rng.uniform(-1, 1, (3, 16, 16, 1)).astype(np.float32)
+  by_tf = [float(tf.image.ssim(images[i] + 1, images[j] + 1, max_val=2.0))
+           for i in range(3) for j in range(3) if i != j]
+  assert similarity.mean_pairwise_ssim(images) == pytest.approx(np.mean(by_tf), abs=1e-4)
+  # Only the first `max_images` are compared.
+  assert similarity.mean_pairwise_ssim(
+      np.concatenate([np.repeat(one, 2, axis=0), images]), max_images=2) == pytest.approx(1.0)
+  with pytest.raises(ValueError, match='at least 2'):
+    similarity.mean_pairwise_ssim(one)

@@ -26,9 +26,10 @@ def test_classifier_has_no_batchnorm_or_non_trainable_state(shape):
   assert model.non_trainable_weights == []
 
 
+@pytest.mark.parametrize('upsampling', ['transposed', 'resize'])
 @pytest.mark.parametrize('shape', [(28, 28, 1), (32, 32, 3)])
-def test_generator_maps_latent_to_images_in_range(shape):
-  generator = models.build_generator(shape, latent_dim=16, width=4)
+def test_generator_maps_latent_to_images_in_range(shape, upsampling):
+  generator = models.build_generator(shape, latent_dim=16, width=4, upsampling=upsampling)
   images = generator(tf.random.normal((5, 16)) * 50.0, training=False)
   assert images.shape == (5,) + shape
   assert float(tf.reduce_min(images)) >= -1.0
@@ -76,8 +77,16 @@ def test_models_are_functional_and_serialisable(tmp_path):
         (models.build_generator, {'latent_dim': -1}, 'latent_dim'),
         (models.build_generator, {'image_shape': (4, 4, 1)}, '>= 8'),
         (models.build_critic, {'width': 0}, 'width'),
+        (models.build_generator, {'upsampling': 'bilinear'}, 'upsampling'),
     ],
 )
 def test_bad_arguments_name_the_argument(builder, kwargs, message):
   with pytest.raises(ValueError, match=message):
     builder(**kwargs)
+
+
+def test_resize_upsampling_has_no_transposed_convolution():
+  # Transposed stride-2 convolutions overlap unevenly: checkerboards.
+  generator = models.build_generator((28, 28, 1), 8, width=4, upsampling='resize')
+  kinds = {type(layer).__name__ for layer in generator.layers}
+  assert 'Conv2DTranspose' not in kinds and 'UpSampling2D' in kinds
