@@ -4,10 +4,12 @@ Threat model (Luo & Zhu, sec. 3.1): an honest-but-curious participant A
 declares labels [b, c]; the victim V holds class a (`target_class`). Each
 round A downloads the global classifier, uses it, frozen, as the
 discriminator of a GAN, and trains its generator G until the classifier says
-"a" for G(z). A then labels images from G with its own class c
-(`fake_label`), trains its local model on them next to its real data, and
-uploads the update: the global model learns that images that look like a's
-are c's, which pushes V to reveal more about a in its next update.
+"a" for G(z). A then labels images from G with a fake class (`fake_label`:
+Hitaj et al.'s class c that A declares, or, as public reproductions do, an
+extra output class of the global model that no client holds), trains its
+local model on them next to its real data, and uploads the update: the global
+model learns that images that look like a's are fakes, which pushes V to
+reveal more about a in its next update.
 
 `GanAttacker` holds G and its Adam optimizer and sees only a Keras
 classifier and numpy arrays; the federated wiring (download, local

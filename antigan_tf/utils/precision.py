@@ -1,11 +1,13 @@
 """The Keras dtype policy the GAN networks are built under: `--precision`.
 
 `mixed_bfloat16` computes in bfloat16 and keeps float32 variables (Keras mixed
-precision; bfloat16 has float32's range, so no loss scaling). On CPUs with
-AVX512-BF16 or AMX it measured 1.8-2.0x the WGAN-GP generator steps/s of
-float32 (benchmarks/bench_precision.py), and on GPUs of compute capability 8
-or more it uses the tensor cores. `auto` picks it where the hardware has it,
-float32 elsewhere.
+precision; bfloat16 has float32's range, so no loss scaling). `auto` picks it
+where it pays: on GPUs of compute capability 8 or more (tensor cores) and on
+CPUs with AMX tiles. On a CPU with AVX512-BF16 but no AMX (the 2-core AMD
+EPYC this project is measured on) it did not: the black-box attacker's
+WGAN-GP ran at 0.7x float32's steps per wall second and 1.0x per CPU second,
+the Hitaj et al. generator at 1.2-1.6x (benchmarks/bench_precision.py), so
+`auto` keeps float32 there and `--precision=mixed_bfloat16` forces it.
 
 The networks' output layers stay float32 (`models.builders`), so images,
 critic scores, logits and everything computed from them (the WGAN-GP losses,
@@ -25,8 +27,9 @@ from antigan_tf.utils.settings import setting
 FLOAT32 = 'float32'
 MIXED_BFLOAT16 = 'mixed_bfloat16'
 PRECISIONS = ('auto', FLOAT32, MIXED_BFLOAT16)
-# /proc/cpuinfo flags of x86 CPUs with native bfloat16 arithmetic.
-_BF16_CPU_FLAGS = frozenset({'avx512_bf16', 'amx_bf16'})
+# /proc/cpuinfo flags of x86 CPUs whose bfloat16 matrix units beat float32
+# (AMX). AVX512-BF16 alone did not (module docstring).
+_BF16_CPU_FLAGS = frozenset({'amx_bf16'})
 _CPUINFO = '/proc/cpuinfo'
 
 
@@ -34,13 +37,14 @@ def precision_setting():
   """The `precision` field of a config (one declaration for every binary)."""
   return setting(
       'auto', 'Keras dtype policy of the defender, the attackers and the evaluation network: '
-      'auto (mixed_bfloat16 on CPUs with AVX512-BF16/AMX or GPUs of compute capability >= 8, '
-      'float32 elsewhere), float32 or mixed_bfloat16. The TFF classifier stays float32.',
+      'auto (mixed_bfloat16 on GPUs of compute capability >= 8 and CPUs with AMX, float32 '
+      'elsewhere: on AVX512-BF16 alone it measured no faster), float32 or mixed_bfloat16. '
+      'The TFF classifier stays float32.',
       checks.one_of(PRECISIONS), choices=PRECISIONS)
 
 
 def cpu_supports_bfloat16(cpuinfo_path: str = _CPUINFO) -> bool:
-  """Whether /proc/cpuinfo lists AVX512-BF16 or AMX-BF16 (False if unreadable)."""
+  """Whether /proc/cpuinfo lists AMX-BF16 (False if unreadable)."""
   try:
     with open(cpuinfo_path, encoding='utf-8', errors='replace') as f:
       for line in f:

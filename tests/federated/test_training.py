@@ -118,9 +118,12 @@ def test_honest_run_is_tff_fed_avg_on_the_same_data_and_seed(tmp_path):
 def attacked_runs(tmp_path_factory):
   """Anti-GAN victim + GAN adversary + black-box attacker: 3 rounds straight,
   and the same run stopped after round 2 then resumed."""
+  # bfloat16 end to end (the defender, both attackers, the evaluation network),
+  # resumed exactly; the notebooks and CLI tests run what `auto` picks here.
   kwargs = dict(
       _TINY, clients_per_round=4, defense='anti_gan', defender_config=_TINY_DEFENDER,
-      attacks=('gan', 'black_box'), **_TINY_ATTACK)
+      attacks=('gan', 'black_box'), attack_prior_weight=0.1, precision='mixed_bfloat16',
+      **_TINY_ATTACK)
   straight_dir = tmp_path_factory.mktemp('straight')
   resumed_dir = tmp_path_factory.mktemp('resumed')
   straight = _run(str(straight_dir), **{**kwargs, 'rounds': 3})
@@ -260,6 +263,8 @@ def test_dp_fed_avg_run(tmp_path):
   hparams = {r['name']: r['value'] for r in _read_csv(tmp_path / 'hparams.csv')}
   assert hparams['defense'] == 'dp' and hparams['dp_clip_norm'] == '1.0'
   assert hparams['defender_lambda1'] == ''  # Not an Anti-GAN run: None.
+  from antigan_tf.utils import precision  # pylint: disable=g-import-not-at-top
+  assert hparams['precision'] == precision.resolve('auto')  # As resolved here.
   assert result.final_metrics['round'] == 1
 
 
