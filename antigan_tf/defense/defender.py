@@ -149,7 +149,7 @@ class Defender:
           f'`image_shape` must be (height, width, channels), got {image_shape!r}.') from None
     c = self.config
     tf.keras.utils.set_random_seed(c.seed)
-    with precision_lib.policy_scope(precision) as self.precision:
+    with precision_lib.policy_scope(precision):
       generator = builders.build_generator(image_shape, c.latent_dim, width=c.generator_width)
       critic = builders.build_critic(image_shape, width=c.critic_width)
     self.image_shape = tuple(int(d) for d in generator.output_shape[1:])
@@ -428,17 +428,16 @@ class Defender:
     # The same check as the `mix_ratio` setting's (mixing checks the count).
     mix_ratio = c.mix_ratio if mix_ratio is None else checks.check_non_negative_float(
         mix_ratio, 'mix_ratio')
-    if mix_ratio > 0 and c.mix_mode == 'replace':
+    if mix_ratio == 0:
+      return self._project(x, y, progress, batch_size)
+    if c.mix_mode == 'replace':
       projected, real = mixing.replace_split(len(x), mix_ratio=float(mix_ratio), seed=c.seed)
+      # All of the others, shared real: MR becomes their count over the projected.
       x_prime, y_prime = self._project(x[projected], y[projected], progress, batch_size)
-      order = np.random.default_rng(c.seed).permutation(len(x))
-      return (np.concatenate([x_prime, x[real]])[order],
-              np.concatenate([y_prime, y[real]])[order])
-    x_prime, y_prime = self._project(x, y, progress, batch_size)
-    if mix_ratio > 0:
-      x_prime, y_prime = mixing.mix_real(
-          x_prime, y_prime, x, y, mix_ratio=float(mix_ratio), seed=c.seed)
-    return x_prime, y_prime
+      x, y, mix_ratio = x[real], y[real], len(real) / len(projected)
+    else:
+      x_prime, y_prime = self._project(x, y, progress, batch_size)
+    return mixing.mix_real(x_prime, y_prime, x, y, mix_ratio=float(mix_ratio), seed=c.seed)
 
   def _project(self, x, y, progress, batch_size):
     """x'_i = G(z_i*) for each x_i, with x_i's label."""

@@ -36,8 +36,6 @@ settings without the defense. sweep.csv then also holds, per run:
 
 import collections
 import concurrent.futures
-import csv
-import io
 import itertools
 import os
 import re
@@ -59,9 +57,9 @@ from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils import checks
 from antigan_tf.utils import settings
 from antigan_tf.utils.io import read_csv_rows
+from antigan_tf.utils.io import write_csv_rows
 from antigan_tf.utils.io import read_hparams_csv
 from antigan_tf.utils.io import write_json_atomic
-from antigan_tf.utils.io import write_text_atomic
 
 # run_tff flags a grid may not set: the sweep owns them.
 _RESERVED = frozenset({'output_dir', 'flagfile', 'overwrite', 'progress'})
@@ -308,17 +306,6 @@ def add_reference_columns(rows: Sequence[Mapping[str, Any]],
   return out
 
 
-def _write_csv(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
-  fieldnames: list[str] = []
-  for row in rows:
-    fieldnames.extend(k for k in row if k not in fieldnames)
-  text = io.StringIO()
-  writer = csv.DictWriter(text, fieldnames, restval='')
-  writer.writeheader()
-  writer.writerows({k: '' if v is None else v for k, v in r.items()} for r in rows)
-  write_text_atomic(path, text.getvalue())
-
-
 class _RoundMonitor:
   """A progress bar over the FedAvg rounds of all runs, read from their
   metrics.csv files while they run (each run is a separate process), with
@@ -467,7 +454,7 @@ def run_sweep(
           if outcomes[run_name(p)] != 'failed']
   if reference:
     rows = add_reference_columns(rows, reference_of)
-  _write_csv(sweep.sweep_csv, rows)
+  write_csv_rows(sweep.sweep_csv, rows)
   plot_paths, plot_notes = _plot(sweep, rows, plots=plots, plot_by=plot_by, frontier=frontier)
   failed = sorted(n for n, o in outcomes.items() if o == 'failed')
   report_path = sweep_report.write_sweep_report(

@@ -119,19 +119,24 @@ CURVE_COLUMNS = ('frechet_distance', 'fd_over_other_class', 'kid', 'recall', 'co
                  'mean_pairwise_ssim')
 
 
-def write_gan_leakage_curve(layout: layout_lib.RunLayout, judge: _Judge) -> list[dict]:
+def write_gan_leakage_curve(layout: layout_lib.RunLayout, judge: _Judge, *, last_round: int,
+                            last_report: Mapping[str, float]) -> list[dict]:
   """The GAN adversary's headline leakage after each grid round, to
-  attack/gan/leakage_curve.csv: when the attack starts to work."""
+  attack/gan/leakage_curve.csv: when the attack starts to work. The last
+  round's samples are the final reconstructions: `last_report` is reused."""
   other_fd = judge.references['other_class']['frechet_distance']
   rows = []
   for round_num in layout.gan_sample_rounds():
-    with np.load(layout.gan_round_samples(round_num)) as saved:
-      samples = saved['x'].astype(np.float32)
-    report = class_leakage.class_leakage_report(samples, judge.held_out)
+    if round_num == last_round:
+      report = dict(last_report)
+    else:
+      with np.load(layout.gan_round_samples(round_num)) as saved:
+        samples = saved['x'].astype(np.float32)
+      report = class_leakage.class_leakage_report(samples, judge.held_out)
     report['fd_over_other_class'] = report['frechet_distance'] / other_fd
     rows.append({'round': round_num, **{k: report[k] for k in CURVE_COLUMNS}})
   if rows:
-    io_utils.write_csv_rows(layout.gan_leakage_curve_csv, ['round', *CURVE_COLUMNS], rows)
+    io_utils.write_csv_rows(layout.gan_leakage_curve_csv, rows, ['round', *CURVE_COLUMNS])
   return rows
 
 
@@ -152,7 +157,8 @@ def write_leakage(config: config_lib.ExperimentConfig, data: run_setup.RunData,
       (f'{class_leakage.REFERENCE_PREFIX}{name}', row) for name, row in judge.references.items())
   if gan_reconstructions is not None:
     leakage['gan_adversary'] = _attacker_leakage(gan_reconstructions, data, judge)
-    write_gan_leakage_curve(layout, judge)
+    write_gan_leakage_curve(layout, judge, last_round=config.federation.rounds,
+                            last_report=leakage['gan_adversary'])
   if 'black_box' in config.attack.attacks:
     with np.load(layout.black_box_npz) as cached:
       leakage['black_box'] = _attacker_leakage(cached['x'], data, judge)

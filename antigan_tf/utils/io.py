@@ -55,12 +55,18 @@ def read_csv_rows(path: str) -> tuple[list[str], list[dict[str, str]]]:
     return list(reader.fieldnames or []), rows
 
 
-def write_csv_rows(path: str, fieldnames, rows) -> str:
-  """Writes dict rows under a header, atomically (`read_csv_rows` reads them)."""
+def write_csv_rows(path: str, rows, fieldnames=None) -> str:
+  """Writes dict rows under a header, atomically (`read_csv_rows` reads them).
+
+  The columns are `fieldnames`, or every key of the rows in first-seen order;
+  a missing value or None is written as ''.
+  """
+  if fieldnames is None:
+    fieldnames = list(dict.fromkeys(k for row in rows for k in row))
   buffer = io_lib.StringIO()
-  writer = csv.DictWriter(buffer, fieldnames=list(fieldnames), lineterminator='\n')
+  writer = csv.DictWriter(buffer, fieldnames=list(fieldnames), restval='')
   writer.writeheader()
-  writer.writerows(rows)
+  writer.writerows({k: '' if v is None else v for k, v in row.items()} for row in rows)
   return write_text_atomic(path, buffer.getvalue())
 
 

@@ -19,6 +19,7 @@ modules that declare `--precision`) stays TF-free.
 """
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 from antigan_tf.utils import checks
@@ -76,6 +77,12 @@ def resolve(precision: str) -> str:
     raise ValueError(f'`precision` must be one of {PRECISIONS}, got {precision!r}.')
   if precision != 'auto':
     return precision
+  return _auto_policy()
+
+
+@functools.lru_cache(maxsize=None)
+def _auto_policy() -> str:
+  # The hardware does not change within a process: probed once.
   return MIXED_BFLOAT16 if gpu_supports_bfloat16() or cpu_supports_bfloat16() else FLOAT32
 
 
