@@ -47,6 +47,12 @@ attacker's own images, what real images of the domain look like, and G's loss
 becomes CE(classifier(G(z)), target) + prior_weight * -E[critic(G(z))]. The
 critic takes `prior_critic_steps` updates per generator step, on batches of
 the attacker's images drawn from the same stateless streams.
+
+Mode seeking (`mode_seeking_weight > 0`, beyond Hitaj et al.). The prior
+does not stop G from drawing a few shirts for all z. The mode-seeking loss
+of Mao et al. (2019) on the two halves of each batch,
+1 / (mean |G(z1) - G(z2)| / mean |z1 - z2| + eps), is added with this
+weight, so that different latents give different images.
 """
 
 from collections.abc import Sequence
@@ -107,6 +113,7 @@ class GanAttacker:
       seed: int = 0,
       prior_weight: float = 0.0,
       prior_critic_steps: int = 5,
+      mode_seeking_weight: float = 0.0,
       precision: str = 'float32',
   ):
     """Builds the generator and its optimizer.
@@ -129,6 +136,8 @@ class GanAttacker:
         attacker's own real images (module docstring); 0 is Hitaj et al.'s
         attack, with no critic.
       prior_critic_steps: critic updates per generator step (>= 1).
+      mode_seeking_weight: weight (>= 0) of the mode-seeking loss (module
+        docstring); needs batch_size >= 2.
       precision: 'float32', 'mixed_bfloat16' or 'auto' (`utils.precision`):
         the Keras policy the generator (and critic) compute in; the
         classifier is the caller's.
@@ -155,6 +164,11 @@ class GanAttacker:
     self.seed = checks.check_int(seed, 'seed', 0)
     self.prior_weight = checks.check_non_negative_float(prior_weight, 'prior_weight')
     self.prior_critic_steps = checks.check_int(prior_critic_steps, 'prior_critic_steps', 1)
+    self.mode_seeking_weight = checks.check_non_negative_float(
+        mode_seeking_weight, 'mode_seeking_weight')
+    if self.mode_seeking_weight and self.batch_size < 2:
+      raise ValueError('`batch_size` must be >= 2 with mode_seeking_weight > 0 (the loss '
+                       f'pairs the two halves of a batch), got {self.batch_size}.')
 
     # Validates image_shape (ValueError naming `image_shape`).
     with precision_lib.policy_scope(precision):
@@ -212,6 +226,8 @@ class GanAttacker:
     round_key = lambda round_num: _common.derive_seed(self._key, _TRAIN_STREAM, round_num)
     target_class = self.target_class
     prior_weight = self.prior_weight
+    mode_seeking_weight = self.mode_seeking_weight
+    half = self.batch_size // 2
     critic_update = self._critic_update
 
     @tf.function(
@@ -237,6 +253,9 @@ class GanAttacker:
           total = loss
           if prior_weight:
             total += prior_weight * gan_losses.generator_loss(self.critic(fake, training=True))
+          if mode_seeking_weight:
+            total += mode_seeking_weight * gan_losses.mode_seeking_loss(
+                fake[:half], fake[half:2 * half], z[:half], z[half:2 * half])
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         confidence = tf.reduce_mean(tf.nn.softmax(logits)[:, target_class])
         return step + 1, loss, confidence

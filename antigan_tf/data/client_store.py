@@ -45,8 +45,6 @@ def _check_client_arrays(client_id: str, x: np.ndarray, y: np.ndarray, image_sha
     )
   if len(x) != len(y):
     raise ValueError(f'Client {client_id!r}: {len(x)} images but {len(y)} labels.')
-  if len(x) == 0:
-    raise ValueError(f'Client {client_id!r} is empty.')
 
 
 class ClientStore:
@@ -191,12 +189,15 @@ def write_client_store(
     The `ClientStore` at `directory`.
 
   Raises:
-    ValueError: empty `clients`, mismatched shapes, an empty client, or an
-      unsafe client id.
+    ValueError: empty `clients`, mismatched shapes, no image in any client,
+      or an unsafe client id. One client may be empty (a victim that shares
+      nothing); it trains nothing and has weight 0.
     FileExistsError: `directory` exists and `overwrite` is False.
   """
   if not clients:
     raise ValueError('`clients` must name at least one client.')
+  if not any(len(x) for x, _ in clients.values()):
+    raise ValueError('`clients` hold no image at all.')
   directory = os.path.abspath(directory)
   if os.path.exists(directory) and not overwrite:
     raise FileExistsError(f'{directory} exists; pass overwrite=True to replace it.')

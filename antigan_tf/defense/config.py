@@ -21,6 +21,8 @@ DATASETS = ('fashion_mnist', *(n for n in sources.DATASET_NAMES if n != 'fashion
             'local')
 # How the mix ratio is reached (`mixing.replace_split`, `mixing.mix_real`).
 MIX_MODES = ('replace', 'add')
+# The simple defenses Anti-GAN is compared with (`antigan_tf.defense.baselines`).
+BASELINE_DEFENSES = ('gaussian_blur', 'gaussian_noise', 'pixelate', 'drop_class')
 
 _POSITIVE_INT = checks.integer(1)
 _NON_NEGATIVE_INT = checks.integer(0)

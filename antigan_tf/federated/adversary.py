@@ -40,6 +40,7 @@ class RoundAdversary:
         generator_width=attack.attack_generator_width,
         upsampling=attack.attack_generator_upsampling,
         prior_weight=attack.attack_prior_weight,
+        mode_seeking_weight=attack.attack_mode_seeking_weight,
         precision=config.precision,
         learning_rate=attack.attack_learning_rate,
         batch_size=attack.attack_batch_size,

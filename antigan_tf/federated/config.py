@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from antigan_tf.defense.config import BASELINE_DEFENSES
 from antigan_tf.defense.config import DATASETS
 from antigan_tf.defense.config import DefenderConfig
 from antigan_tf.utils import checks
@@ -22,7 +23,10 @@ from antigan_tf.utils.settings import SettingError
 from antigan_tf.utils.settings import nested
 from antigan_tf.utils.settings import setting
 
-DEFENSES = ('none', 'anti_gan', 'dp')
+DEFENSES = ('none', 'anti_gan', 'dp', *BASELINE_DEFENSES)
+# Each baseline's strength setting (drop_class has none).
+BASELINE_STRENGTHS = {'gaussian_blur': 'gaussian_blur_sigma',
+                      'gaussian_noise': 'gaussian_noise_std', 'pixelate': 'pixelate_block'}
 ATTACKS = ('gan', 'black_box')
 # How the Hitaj et al. adversary labels its fakes: an output class of its own
 # (the global model gets one more output, which no client holds real data
@@ -105,8 +109,18 @@ class DefenseConfig:
 
   defense: str = setting(
       'none', 'none; anti_gan: the victim shares Anti-GAN images (see --defender_*); dp: '
-      'DP-FedAvg with TFF\'s DP aggregator (see --dp_*).',
+      'DP-FedAvg with TFF\'s DP aggregator (see --dp_*); baselines on the victim\'s '
+      'target-class images: gaussian_blur, gaussian_noise, pixelate (see their strength '
+      'flags) and drop_class (the victim shares none of them).',
       checks.one_of(DEFENSES), choices=DEFENSES)
+  gaussian_blur_sigma: float = setting(
+      1.0, 'gaussian_blur: the Gaussian\'s standard deviation, in pixels.', _POSITIVE)
+  gaussian_noise_std: float = setting(
+      0.5, 'gaussian_noise: the pixel noise\'s standard deviation (pixels in [-1, 1]; '
+      'clipped after).', _POSITIVE)
+  pixelate_block: int = setting(
+      4, 'pixelate: the block size in pixels (2 to 14); each block becomes its mean.',
+      checks.integer(2, 14))
   dp_noise_multiplier: float = setting(
       1.0, 'DP-FedAvg: noise standard deviation / clipping norm.', checks.number(0))
   dp_clip_norm: Optional[float] = setting(
@@ -122,6 +136,10 @@ class DefenseConfig:
         if getattr(self, field) != _DEFAULTS[field]:
           raise _flag_error(field, f'applies to --defense=dp only (got --defense='
                             f'{self.defense}).')
+    for defense, field in BASELINE_STRENGTHS.items():
+      if self.defense != defense and getattr(self, field) != _DEFAULTS[field]:
+        raise _flag_error(field, f'applies to --defense={defense} only (got --defense='
+                          f'{self.defense}).')
     if (self.defense == 'anti_gan' and self.defender.mix_mode == 'add'
         and self.defender.mix_ratio > 1):
       # X' has one image per private image, and mixing draws the real ones
@@ -130,6 +148,13 @@ class DefenseConfig:
                         f'#generated, and X\' has one image per private image) with '
                         f'--{DEFENDER_FLAG_PREFIX}mix_mode=add, got '
                         f'{self.defender.mix_ratio:g}.')
+
+
+  @property
+  def baseline_strength(self):
+    """The strength setting of the chosen baseline defense, else None."""
+    field = BASELINE_STRENGTHS.get(self.defense)
+    return None if field is None else getattr(self, field)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +196,10 @@ class AttackConfig:
       0.0, 'Weight of an image prior on the adversary\'s generator: a WGAN-GP critic trained '
       'on its own real images (beyond Hitaj et al.: their generator sees only the global '
       'model and draws adversarial noise). 0 = Hitaj et al.\'s attack.',
+      checks.number(0))
+  attack_mode_seeking_weight: float = setting(
+      0.0, 'Weight of the mode-seeking loss of Mao et al. (2019) on the adversary\'s '
+      'generator, against mode collapse (beyond Hitaj et al.). 0 = none.',
       checks.number(0))
   attack_grid_every_n_rounds: int = setting(
       5, 'Reconstruction grid every N rounds (and at the end).', _POSITIVE_INT)

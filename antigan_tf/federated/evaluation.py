@@ -21,6 +21,10 @@ from antigan_tf.metrics import evaluation_network
 from antigan_tf.utils import io as io_utils
 
 
+# The black-box attacker's row when the victim shares nothing of the class.
+NOTHING_SHARED = 'not run: the victim shares no image of the target class'
+
+
 def evaluate_classifier(keras_model: tf.keras.Model, x: np.ndarray, y: np.ndarray, *,
                         num_classes: int, target_class: int,
                         batch_size: int = 1000) -> 'collections.OrderedDict[str, float]':
@@ -159,13 +163,19 @@ def write_leakage(config: config_lib.ExperimentConfig, data: run_setup.RunData,
     leakage['gan_adversary'] = _attacker_leakage(gan_reconstructions, data, judge)
     write_gan_leakage_curve(layout, judge, last_round=config.federation.rounds,
                             last_report=leakage['gan_adversary'])
+  target_class = config.federation.target_class
   if 'black_box' in config.attack.attacks:
-    with np.load(layout.black_box_npz) as cached:
-      leakage['black_box'] = _attacker_leakage(cached['x'], data, judge)
+    if data.victim_shares_class(target_class):
+      with np.load(layout.black_box_npz) as cached:
+        leakage['black_box'] = _attacker_leakage(cached['x'], data, judge)
+    else:  # Nothing to learn from: said so in leakage.json and the report.
+      leakage['black_box'] = {'note': NOTHING_SHARED}
   if data.shared is not None:
     shared_x, shared_y = data.shared
-    target_shared = shared_x[shared_y == config.federation.target_class]
-    leakage['victim_shared'] = metrics_lib.defended_data_report(target_shared, data.real_target)
+    target_shared = shared_x[shared_y == target_class]
+    if len(target_shared):
+      leakage['victim_shared'] = metrics_lib.defended_data_report(target_shared,
+                                                                  data.real_target)
     if len(target_shared) > class_leakage.NEIGHBOURS:
       leakage['victim_shared'].update(class_leakage.class_leakage_report(
           target_shared, judge.held_out))

@@ -24,7 +24,8 @@ def hparams_record(config: config_lib.ExperimentConfig,
                    worker_addresses: Optional[Sequence[str]]) -> 'collections.OrderedDict[str, Any]':
   """hparams.csv of a run: every setting by its flag name, plus the victim hook.
 
-  The defender's settings are recorded only when it runs (else empty), list
+  The defender's and each baseline's settings are recorded only when it runs
+  (else empty), list
   settings comma-joined, the worker addresses as checked and resolved, and
   the precision as resolved (`auto` becomes the policy it picked here).
   """
@@ -32,6 +33,9 @@ def hparams_record(config: config_lib.ExperimentConfig,
   anti_gan = config.defense.defense == 'anti_gan'
   for name in record:
     if name.startswith(config_lib.DEFENDER_FLAG_PREFIX) and not anti_gan:
+      record[name] = None
+  for defense, name in config_lib.BASELINE_STRENGTHS.items():
+    if config.defense.defense != defense:
       record[name] = None
   record['attacks'] = ','.join(config.attack.attacks)
   record['tff_worker_addresses'] = ','.join(worker_addresses or ())

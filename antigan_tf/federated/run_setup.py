@@ -63,6 +63,11 @@ class RunData(NamedTuple):
   def victim_data(self) -> tuple:
     return self.clients[self.partition.victim_id]
 
+  def victim_shares_class(self, label: int) -> bool:
+    """Whether the victim's data, as shared, holds an image of `label`
+    (not after --defense=drop_class on it)."""
+    return bool(np.any(self.victim_data[1] == label))
+
 
 def load_run_data(experiment: config_lib.ExperimentConfig) -> RunData:
   """Loads the dataset and partitions it into victim, adversary and honest clients.
@@ -123,13 +128,20 @@ def share_victim_data(config: config_lib.ExperimentConfig, data: RunData,
     victim_transform = victim_lib.anti_gan_transform(
         config.defense.defender, protected_classes=[target_class],
         work_dir=layout.defender_dir, precision=config.precision, progress=config.progress)
+  elif config.defense.defense in config_lib.BASELINE_DEFENSES:
+    log_phase('baseline defense %s on the victim\'s class %d', config.defense.defense,
+              target_class)
+    victim_transform = victim_lib.baseline_transform(
+        config.defense.defense, protected_classes=[target_class],
+        strength=config.defense.baseline_strength, seed=config.federation.seed)
   if victim_transform is None:
     return data
   x_v, y_v = data.victim_data
   shared_x, shared_y, _ = victim_lib.apply_cached(
       victim_transform, x_v, y_v, cache_path=layout.shared_cache)
-  image_grids.save_image_grid(shared_x[shared_y == target_class][:count],
-                             layout.shared_target_grid)
+  if np.any(shared_y == target_class):
+    image_grids.save_image_grid(shared_x[shared_y == target_class][:count],
+                               layout.shared_target_grid)
   clients = dict(data.clients)
   clients[data.partition.victim_id] = (shared_x, shared_y)
   return data._replace(clients=clients, shared=(shared_x, shared_y))

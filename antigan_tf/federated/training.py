@@ -89,7 +89,8 @@ def run_federated(config: config_lib.ExperimentConfig, *,
     A `FederatedResult`.
 
   Raises:
-    ValueError: a `victim_transform` with defense 'anti_gan', a partition the
+    ValueError: a `victim_transform` with a defense other than 'none' and 'dp'
+      (those that transform the victim's data themselves), a partition the
       data cannot give, bad worker addresses, an unwritable `output_dir`, or
       one that holds another configuration's run. All before any output.
     CheckpointError: an unreadable checkpoint (nothing is deleted).
@@ -110,8 +111,12 @@ def run_federated(config: config_lib.ExperimentConfig, *,
 
   data = run_setup.share_victim_data(config, data, layout, victim_transform)
   if 'black_box' in config.attack.attacks:
-    run_setup.log_phase('black-box attacker: %d WGAN-GP steps', config.attack.black_box_steps)
-    adversary_lib.run_black_box_attack(config, data.victim_data, layout)
+    if data.victim_shares_class(config.federation.target_class):
+      run_setup.log_phase('black-box attacker: %d WGAN-GP steps', config.attack.black_box_steps)
+      adversary_lib.run_black_box_attack(config, data.victim_data, layout)
+    else:
+      run_setup.log_phase('black-box attacker: skipped, the victim shares no image of class %d',
+                          config.federation.target_class)
   store = run_setup.write_client_store(data, layout)
   adversary = None
   if 'gan' in config.attack.attacks:
@@ -143,8 +148,9 @@ def _check_victim_transform(config, victim_transform) -> None:
     return
   if not callable(victim_transform):
     raise ValueError(f'`victim_transform` must be callable, got {victim_transform!r}.')
-  if config.defense.defense == 'anti_gan':
-    raise ValueError("Pass either --defense=anti_gan or a `victim_transform`, not both.")
+  if config.defense.defense not in ('none', 'dp'):
+    raise ValueError(f'Pass either --defense={config.defense.defense} or a `victim_transform`, '
+                     'not both.')
 
 
 def _build_runtime(workers: config_lib.WorkersConfig) -> runtime_lib.ManagedRuntime:

@@ -4,6 +4,7 @@ A hook is any `(x, y) -> (x', y')` callable on numpy arrays. It runs once,
 before round 1 and outside TFF computations (so the Anti-GAN training can use
 an accelerator), and its output is cached on disk: reruns and resumed runs
 reuse it instead of retraining. `anti_gan_transform` is the paper's defense;
+`baseline_transform` the simple ones it is compared with;
 `dataset_transform_hook` adapts any `tf.data` transformation.
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from antigan_tf import layout as layout_lib
+from antigan_tf.defense import baselines as baselines_lib
 from antigan_tf.defense import defender as defender_lib
 from antigan_tf.utils import io as io_utils
 from antigan_tf.utils import precision as precision_lib
@@ -76,6 +78,33 @@ def anti_gan_transform(
   transform.cache_description = json.dumps(
       {'anti_gan': config.to_dict(), 'protected_classes': protected,
        'precision': precision_lib.resolve(precision)}, sort_keys=True)
+  return transform
+
+
+def baseline_transform(name: str, *, protected_classes: Sequence[int], strength=None,
+                       seed: int = 0) -> VictimTransform:
+  """A baseline defense (`antigan_tf.defense.baselines`) as a victim hook.
+
+  Args:
+    name: one of `baselines.BASELINES`.
+    protected_classes: the classes it transforms (or, 'drop_class', drops).
+    strength: its strength (sigma, std or block size; None for drop_class).
+    seed: seed of the noise.
+
+  Returns:
+    A `VictimTransform`. With 'drop_class' it may return no image at all
+    (`may_share_nothing`).
+  """
+  protected = tuple(int(c) for c in protected_classes)
+
+  def transform(x: np.ndarray, y: np.ndarray):
+    return baselines_lib.apply_baseline(name, x, y, protected_classes=protected,
+                                        strength=strength, seed=seed)
+
+  transform.cache_description = json.dumps(
+      {'baseline': name, 'strength': strength, 'protected_classes': protected, 'seed': seed},
+      sort_keys=True)
+  transform.may_share_nothing = name == 'drop_class'
   return transform
 
 
@@ -146,15 +175,16 @@ def apply_cached(
   x_out, y_out = transform(x, y)
   x_out = np.asarray(x_out, np.float32)
   y_out = np.asarray(y_out)
-  if x_out.ndim != x.ndim or x_out.shape[1:] != x.shape[1:] or len(x_out) == 0:
+  minimum = 0 if getattr(transform, 'may_share_nothing', False) else 1
+  if x_out.ndim != x.ndim or x_out.shape[1:] != x.shape[1:] or len(x_out) < minimum:
     raise ValueError(
-        f'The victim transform must return images of shape (N>0, {x.shape[1:]}), '
+        f'The victim transform must return images of shape (N>={minimum}, {x.shape[1:]}), '
         f'got {x_out.shape}.')
   if y_out.shape != (len(x_out),) or not np.issubdtype(y_out.dtype, np.integer):
     raise ValueError(
         f'The victim transform must return {len(x_out)} integer labels, got '
         f'{y_out.dtype} {y_out.shape}.')
-  if not np.all(np.isfinite(x_out)) or np.abs(x_out).max() > 1.0 + 1e-3:
+  if not np.all(np.isfinite(x_out)) or np.abs(x_out).max(initial=0.0) > 1.0 + 1e-3:
     raise ValueError('The victim transform must return finite images in [-1, 1].')
   y_out = y_out.astype(np.int32)
   if cache_path is not None:

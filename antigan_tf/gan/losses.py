@@ -12,6 +12,8 @@ Sign conventions (all are quantities to *minimise*):
 
 `pixel_variance` (each image's variance over its pixels) is not a WGAN loss,
 but the statistic that both the Anti-GAN objective and the metrics build on.
+`mode_seeking_loss` (Mao et al., 2019) is a generator regulariser against
+mode collapse.
 """
 
 from collections.abc import Callable
@@ -21,6 +23,8 @@ import tensorflow as tf
 
 # Inside the sqrt of the gradient norm: its gradient is infinite at 0.
 GRADIENT_NORM_EPSILON = 1e-12
+# Mao et al.'s epsilon: the mode-seeking loss is 1 / (ratio + epsilon).
+MODE_SEEKING_EPSILON = 1e-5
 
 
 def critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
@@ -112,3 +116,28 @@ def pixel_variance(images: tf.Tensor, *, reduce: bool = True) -> tf.Tensor:
   axes = list(range(1, images.shape.rank))
   per_sample = tf.math.reduce_variance(images, axis=axes)
   return tf.reduce_mean(per_sample) if reduce else per_sample
+
+
+def mode_seeking_loss(images_a: tf.Tensor, images_b: tf.Tensor, latents_a: tf.Tensor,
+                      latents_b: tf.Tensor, *,
+                      epsilon: float = MODE_SEEKING_EPSILON) -> tf.Tensor:
+  """Mode-seeking loss of Mao et al. (2019, MSGAN): 1 / (d_I / d_z + epsilon).
+
+  d_I is the mean absolute difference of the paired images G(z_a), G(z_b),
+  d_z that of their latents. A generator that maps different latents to the
+  same image (mode collapse) has d_I / d_z near 0 and a large loss;
+  minimising it spreads the images out.
+
+  Args:
+    images_a, images_b: (B, ...) paired generated images.
+    latents_a, latents_b: (B, latent_dim) their latents.
+    epsilon: added to the ratio (> 0).
+
+  Returns:
+    Scalar float32 loss (minimised by the generator).
+  """
+  image_distance = tf.reduce_mean(tf.abs(
+      tf.cast(images_a, tf.float32) - tf.cast(images_b, tf.float32)))
+  latent_distance = tf.reduce_mean(tf.abs(
+      tf.cast(latents_a, tf.float32) - tf.cast(latents_b, tf.float32)))
+  return 1.0 / (image_distance / latent_distance + epsilon)

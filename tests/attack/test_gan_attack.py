@@ -255,3 +255,19 @@ def test_extra_fake_class_is_the_last_output():
   x, y = attacker.inject(np.zeros((2, *_SHAPE), np.float32), np.array([0, 1]), num_images=3,
                          round_num=0)
   assert y.tolist() == [0, 1, 2, 2, 2]
+
+
+def _spread(images):
+  return float(np.mean(np.abs(images[0::2] - images[1::2])))
+
+
+def test_mode_seeking_spreads_the_samples():
+  classifier = _classifier()
+  plain, seeking = _attacker(), _attacker(mode_seeking_weight=1.0)
+  for attacker in (plain, seeking):
+    attacker.train_generator(classifier, steps=30, round_num=0)
+  assert _spread(seeking.reconstructions(32)) > 1.5 * _spread(plain.reconstructions(32))
+  with pytest.raises(ValueError, match='mode_seeking_weight'):
+    _attacker(mode_seeking_weight=-1.0)
+  with pytest.raises(ValueError, match='batch_size'):
+    _attacker(mode_seeking_weight=1.0, batch_size=1)

@@ -62,7 +62,6 @@ def test_failed_write_leaves_nothing_behind(tmp_path):
     'client_id, x, y, message',
     [
         ('../escape', np.zeros((1, 8, 8, 1)), np.zeros(1), 'must match'),
-        ('empty', np.zeros((0, 8, 8, 1)), np.zeros(0), 'empty'),
         ('short', np.zeros((2, 8, 8, 1)), np.zeros(1), '2 images but 1 labels'),
     ],
 )
@@ -70,6 +69,18 @@ def test_bad_clients(tmp_path, client_id, x, y, message):
   clients = {'victim': _clients()['victim'], client_id: (x, y)}
   with pytest.raises(ValueError, match=message):
     store_lib.write_client_store(str(tmp_path / 's'), clients)
+
+
+def test_an_empty_client_is_kept_but_not_an_empty_store(tmp_path):
+  # A victim that shares nothing (--defense=drop_class) stays a client.
+  clients = {**_clients(), 'victim': (np.zeros((0, 8, 8, 1), np.float32),
+                                      np.zeros(0, np.int32))}
+  store = store_lib.write_client_store(str(tmp_path / 's'), clients)
+  x, y = store.client_arrays('victim')
+  assert x.shape == (0, 8, 8, 1) and y.shape == (0,)
+  empty = {c: (x, y) for c in clients}
+  with pytest.raises(ValueError, match='no image'):
+    store_lib.write_client_store(str(tmp_path / 'e'), empty)
 
 
 def test_damaged_store_and_missing_store(tmp_path):

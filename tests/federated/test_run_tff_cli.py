@@ -99,6 +99,12 @@ _BAD_INPUTS = [
     (['--dp_noise_multiplier=-5'], '--dp_noise_multiplier must be finite and >= 0'),
     (['--dp_clip_norm=1.0'], '--dp_clip_norm applies to --defense=dp only'),
     (['--tff_workers=2', '--tff_worker_addresses=localhost:8000'], 'exclude each other'),
+    (['--defense=gaussian_blur', '--gaussian_blur_sigma=0'], '--gaussian_blur_sigma must be'),
+    (['--defense=gaussian_noise', '--gaussian_noise_std=-0.1'], '--gaussian_noise_std must be'),
+    (['--defense=pixelate', '--pixelate_block=30'], '--pixelate_block must be an integer'),
+    (['--defense=drop_class', '--pixelate_block=2'],
+     '--pixelate_block applies to --defense=pixelate only'),
+    (['--defense=blur'], 'blur'),
 ]
 
 

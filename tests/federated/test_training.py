@@ -23,6 +23,7 @@ from antigan_tf.federated import client_data as client_data_lib
 from antigan_tf.federated import processes
 from antigan_tf.federated import runtime as runtime_lib
 from antigan_tf.federated import checkpoints
+from antigan_tf.federated import evaluation
 from antigan_tf.federated import training
 from antigan_tf.federated.config import ExperimentConfig
 from antigan_tf.metrics import class_leakage
@@ -316,10 +317,40 @@ def test_custom_victim_transform_is_what_the_federation_sees(tmp_path):
   assert hparams['victim_transform'].endswith('negate')
 
 
+@pytest.mark.parametrize('defense, strength', [('pixelate', {'pixelate_block': 4}),
+                                               ('drop_class', {})])
+def test_baseline_defense_is_what_the_federation_and_the_attacker_see(tmp_path, defense,
+                                                                      strength):
+  result = _run(str(tmp_path), **{**_TINY, 'rounds': 1}, defense=defense, attacks=('black_box',),
+                **{**_TINY_ATTACK, 'black_box_steps': 1}, **strength)
+  store = client_store_lib.ClientStore(str(tmp_path / 'client_store'))
+  shared_x, shared_y = store.client_arrays('victim')
+  hparams = {r['name']: r['value'] for r in _read_csv(tmp_path / 'hparams.csv')}
+  assert hparams['defense'] == defense and hparams['gaussian_blur_sigma'] == ''
+  if defense == 'pixelate':
+    assert np.all(shared_y == 6) and len(shared_x) == 64
+    # 4 x 4 blocks of one value each, unlike Fashion-MNIST's shirts.
+    blocks = shared_x[:, :28, :28, 0].reshape(64, 7, 4, 7, 4)
+    np.testing.assert_allclose(blocks.max(axis=(2, 4)), blocks.min(axis=(2, 4)), atol=1e-6)
+    assert 'black_box' in result.leakage and 'victim_shared' in result.leakage
+    assert hparams['pixelate_block'] == '4'
+  else:
+    # Nothing of the class is shared: the black-box attacker has nothing to learn.
+    assert len(shared_x) == 0
+    assert result.leakage['black_box'] == {'note': evaluation.NOTHING_SHARED}
+    assert 'victim_shared' not in result.leakage
+    assert evaluation.NOTHING_SHARED in (tmp_path / 'report.md').read_text()
+    assert math.isfinite(result.final_metrics['test_accuracy'])
+
+
 @pytest.mark.parametrize(
     'kwargs, message',
     [
         ({'clients_per_round': 5}, 'clients_per_round'),
+        ({'defense': 'gaussian_noise', 'gaussian_noise_std': 0.0}, 'gaussian_noise_std'),
+        ({'defense': 'pixelate', 'pixelate_block': 1}, 'pixelate_block'),
+        ({'defense': 'none', 'gaussian_blur_sigma': 2.0}, 'gaussian_blur'),
+        ({'defense': 'drop_class', 'victim_transform': lambda x, y: (x, y)}, 'victim_transform'),
         ({'rounds': 0}, 'rounds'),
         ({'client_learning_rate': float('nan')}, 'client_learning_rate'),
         ({'adversary_classes': (6, 1)}, 'target'),

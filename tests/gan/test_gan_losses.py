@@ -76,3 +76,28 @@ def test_pixel_variance_by_hand():
   images = tf.concat([a, b], 0)
   np.testing.assert_allclose(losses.pixel_variance(images, reduce=False).numpy(), [1.0, 0.0])
   assert float(losses.pixel_variance(images)) == pytest.approx(0.5)
+
+
+def test_mode_seeking_loss_by_hand():
+  # d_I = mean |a - b| = 0.5, d_z = mean |za - zb| = 2: 1 / (0.25 + eps).
+  a = tf.zeros([2, 2, 2, 1])
+  b = tf.constant([[[[1.0], [0.0]], [[1.0], [0.0]]]] * 2)
+  za, zb = tf.zeros([2, 3]), tf.fill([2, 3], 2.0)
+  loss = losses.mode_seeking_loss(a, b, za, zb)
+  np.testing.assert_allclose(float(loss), 1.0 / (0.25 + losses.MODE_SEEKING_EPSILON),
+                             rtol=1e-6)
+
+
+def test_mode_seeking_loss_is_largest_for_collapsed_images():
+  za, zb = tf.zeros([4, 3]), tf.ones([4, 3])
+  same = tf.fill([4, 2, 2, 1], 0.3)
+  apart = tf.fill([4, 2, 2, 1], -0.3)
+  collapsed = float(losses.mode_seeking_loss(same, same, za, zb))
+  spread = float(losses.mode_seeking_loss(same, apart, za, zb))
+  np.testing.assert_allclose(collapsed, 1.0 / losses.MODE_SEEKING_EPSILON, rtol=1e-6)
+  assert spread < collapsed
+  # A descent step moves b (below a) further below a: apart.
+  b = tf.Variable(tf.fill([4, 2, 2, 1], 0.1))
+  with tf.GradientTape() as tape:
+    loss = losses.mode_seeking_loss(same, b, za, zb)
+  assert float(tf.reduce_sum(tape.gradient(loss, b))) > 0
