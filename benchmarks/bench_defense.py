@@ -154,7 +154,7 @@ def bench_projection(*, n: int, restarts: int, steps: int, repeats: int,
   tf.keras.utils.set_random_seed(0)
   generator = models.build_generator((28, 28, 1), latent_dim=100)
   rng = np.random.default_rng(0)
-  common = dict(lambda1=0.005, lambda2=48.0, target_mode='per_sample', progress=False)
+  common = dict(lambda1=3.92, lambda2=48.0, target_mode='per_sample', progress=False)
 
   def timed(x, r, l):
     start = time.perf_counter()

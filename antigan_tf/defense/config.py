@@ -40,17 +40,19 @@ class DefenderConfig:
   """
 
   lambda1: float = setting(
-      0.005, 'Weight of L_sim = ||G(z) - t||^2 (eq. 6); 0.005 in the paper\'s Fig. 6. '
-      'lambda1 = lambda2 = 0 is plain WGAN-GP.', _NON_NEGATIVE)
+      3.92, 'Weight of L_sim, the per-pixel mean of (G(z) - t)^2 (eq. 6 divided by the '
+      'H*W*C pixels): the paper\'s lambda1 times H*W*C. 3.92 is the paper\'s 0.005 (Fig. '
+      '6) for 28 x 28 images. lambda1 = lambda2 = 0 is plain WGAN-GP.', _NON_NEGATIVE)
   lambda2: float = setting(
-      48.0, 'Weight of L_obf = log Var(G(z)) (eq. 7/8); 48 in the paper\'s Fig. 6.',
-      _NON_NEGATIVE)
+      48.0, 'Weight of L_obf = log Var(G(z)) in training (eq. 7/8); 48 in the paper\'s '
+      'Fig. 6.', _NON_NEGATIVE)
   variance_mode: str = setting(
       'max', 'max: maximise the pixel variance (eq. 7, sharper images); min: minimise it '
       '(eq. 8, greyish).', checks.one_of(VARIANCE_MODES), choices=VARIANCE_MODES)
   target_mode: str = setting(
-      'mean', 'L_sim target: mean (pixel-wise mean of the victim\'s images, the paper\'s '
-      'experiments), per_sample (each real image) or mean_maxpool.',
+      'per_sample', 'L_sim target: per_sample (each real image: each x\' follows its own x), '
+      'mean (the pixel-wise mean of the victim\'s images, the paper\'s experiments; every '
+      'x\' is then pulled to one silhouette) or mean_maxpool (the paper\'s Fig. 4).',
       checks.one_of(TARGET_MODES), choices=TARGET_MODES)
   pool_size: int = setting(2, 'Max-pool window for target_mode=mean_maxpool.', _POSITIVE_INT)
   latent_dim: int = setting(100, 'Size of the latent vector z.', _POSITIVE_INT)
@@ -76,6 +78,13 @@ class DefenderConfig:
   projection_steps: int = setting(
       200, 'L: Adam steps per restart when projecting (0 = plain sampling).',
       _NON_NEGATIVE_INT)
+  projection_lambda2: Optional[float] = setting(
+      None, 'Weight of L_obf in the projection; unset = lambda2, as in the paper. High values '
+      'saturate X\' into black-and-white silhouettes; 0 is the plain Defense-GAN projection.',
+      checks.optional(_NON_NEGATIVE))
+  projection_latent_weight: float = setting(
+      0.0, 'Weight of a prior on ||z|| in the projection, (||z||^2 / latent_dim - 1)^2: it '
+      'keeps z on the shell where the generator was trained. 0 = none.', _NON_NEGATIVE)
   projection_learning_rate: float = setting(
       0.05, 'Adam step size of the projection, in latent space.', _POSITIVE)
   projection_batch_size: int = setting(
@@ -97,6 +106,11 @@ class DefenderConfig:
 
   def __post_init__(self):
     settings.check_settings(self)
+
+  @property
+  def effective_projection_lambda2(self) -> float:
+    """The projection's L_obf weight: `projection_lambda2`, or `lambda2` if unset."""
+    return self.lambda2 if self.projection_lambda2 is None else self.projection_lambda2
 
   def to_dict(self) -> dict[str, Any]:
     """The fields as a JSON-serialisable dict."""

@@ -394,7 +394,8 @@ class Defender:
   ) -> tuple[np.ndarray, np.ndarray]:
     """Projects `x` onto the generator's range and optionally mixes in reals.
 
-    Runs `projection.project` with the config's lambdas, modes, restarts,
+    Runs `projection.project` with the config's lambda1 and projection_lambda2,
+    modes, latent prior, restarts,
     steps and seed (the L_sim target learned in `fit`/`load` for the mean
     modes), so x'_i = G(z_i*) keeps x_i's label. With a mix ratio > 0 and
     `config.mix_mode`:
@@ -446,7 +447,7 @@ class Defender:
         self.generator,
         x,
         lambda1=c.lambda1,
-        lambda2=c.lambda2,
+        lambda2=c.effective_projection_lambda2,
         variance_mode=c.variance_mode,
         target_mode=c.target_mode,
         target=self.sim_target,
@@ -454,6 +455,7 @@ class Defender:
         restarts=c.restarts,
         steps=c.projection_steps,
         learning_rate=c.projection_learning_rate,
+        latent_weight=c.projection_latent_weight,
         batch_size=batch_size,
         seed=c.seed,
         progress=progress,

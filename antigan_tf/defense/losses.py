@@ -6,12 +6,23 @@ checked against hand-computed values. The WGAN-GP's own losses are in
 
 Eq. 9 adds to the WGAN-GP generator loss -E[D(G(z))] the term (to *minimise*)
 lambda1 * L_sim - s * lambda2 * L_obf with
-L_sim = ||G(z) - t||_2^2 (summed over pixels, averaged over the batch),
-L_obf = log Var(G(z)) (each image's pixel variance, averaged over the batch)
-and s = +1 to maximise the variance (eq. 7) or -1 to minimise it (eq. 8).
+L_sim = mean over pixels of (G(z) - t)^2, averaged over the batch,
+L_obf = log Var(G(z)) (the log of each image's pixel variance, averaged over
+the batch) and s = +1 to maximise the variance (eq. 7) or -1 to minimise it
+(eq. 8).
+
+Scale. The paper's L_sim is the squared L2 norm, a sum over the H*W*C pixels
+(215 to 260 for Fashion-MNIST shirts against their mean): its lambda1 = 0.005
+depends on the image size. Here L_sim is the per-pixel mean, so this
+library's lambda1 is the paper's times H*W*C (`paper_lambda1`): 0.005 is 3.92
+for 28 x 28 x 1 images and 15.36 for 32 x 32 x 3. L_obf is the same in
+training and in the projection: each image's own log variance, then the
+batch mean.
 `anti_gan_terms` combines the two values and is the one place that writes
 that sum; `anti_gan_objective` computes them from images first.
 """
+
+import math
 
 import tensorflow as tf
 
@@ -27,6 +38,11 @@ VARIANCE_EPSILON = 1e-8
 def _check_mode(mode: str, valid, argname: str) -> None:
   if mode not in valid:
     raise ValueError(f'`{argname}` must be one of {valid}, got {mode!r}.')
+
+
+def paper_lambda1(lambda1: float, image_shape) -> float:
+  """The paper's lambda1 (on the pixel sum) for this library's (on the mean)."""
+  return float(lambda1) / math.prod(int(d) for d in image_shape)
 
 
 def max_pool(images: tf.Tensor, pool_size: int = 2) -> tf.Tensor:
@@ -70,7 +86,7 @@ def similarity_loss(
     pool_size: int = 2,
     reduce: bool = True,
 ) -> tf.Tensor:
-  """L_sim = ||G(z) - t||_2^2, summed over pixels.
+  """L_sim = mean over pixels of (G(z) - t)^2 (the paper's ||G(z) - t||_2^2 / H*W*C).
 
   Args:
     generated: (B, H, W, C) generated images.
@@ -86,7 +102,8 @@ def similarity_loss(
   if mode == 'mean_maxpool':
     generated = max_pool(generated, pool_size)
   axes = list(range(1, generated.shape.rank))
-  per_sample = tf.reduce_sum(tf.square(generated - tf.cast(target, generated.dtype)), axis=axes)
+  per_sample = tf.reduce_mean(tf.square(generated - tf.cast(target, generated.dtype)),
+                              axis=axes)
   return tf.reduce_mean(per_sample) if reduce else per_sample
 
 
@@ -108,19 +125,21 @@ def obfuscation_from_variance(
 def obfuscation_loss(
     images: tf.Tensor, *, reduce: bool = True, epsilon: float = VARIANCE_EPSILON
 ) -> tf.Tensor:
-  """L_obf = log(Var(G(z)) + epsilon).
+  """L_obf = log(Var(G(z)) + epsilon), each image's own pixel variance.
 
   Args:
     images: (B, H, W, C) generated images.
-    reduce: True -> log of the batch-mean pixel variance (scalar); False ->
-      log of each image's variance, (B,), used to rank projection restarts.
+    reduce: True -> the batch mean of the images' log variances (scalar,
+      training); False -> each image's, (B,) (the projection's objective).
+      Both reduce the same way: a batch's L_obf is the mean of its images'.
     epsilon: keeps the log finite for constant images.
 
   Returns:
     Scalar or (B,) loss.
   """
-  return obfuscation_from_variance(
-      gan_losses.pixel_variance(images, reduce=reduce), epsilon=epsilon)
+  per_sample = obfuscation_from_variance(
+      gan_losses.pixel_variance(images, reduce=False), epsilon=epsilon)
+  return tf.reduce_mean(per_sample) if reduce else per_sample
 
 
 def variance_sign(variance_mode: str) -> float:

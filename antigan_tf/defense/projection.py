@@ -4,10 +4,13 @@ The victim never shares its images X. For each x_i it searches the latent
 space of its (frozen) Anti-GAN generator for
 
   z_i* = argmin_z  lambda1 * L_sim(G(z), t_i) - s * lambda2 * L_obf(G(z))
+                   + latent_weight * (||z||^2 / d - 1)^2
 
 and shares G(z_i*) instead (Luo & Zhu, sec. 3.2.1, following Samangouei et
 al., 2018): R random initialisations of z, L Adam steps each, and the restart
-with the lowest final objective is kept.
+with the lowest final objective is kept. The last term (beyond the paper,
+0 by default) keeps z near the shell ||z||^2 = d where a N(0, I) latent of
+size d lies, and where the generator was trained.
 
 All R restarts of a chunk of `batch_size` images are one batched tensor of
 shape (R * batch_size, latent_dim) and the L steps run in a `tf.while_loop`
@@ -105,6 +108,7 @@ def _make_projection_fn(
     target_mode: str,
     pool_size: int,
     learning_rate: float,
+    latent_weight: float,
 ):
   """Builds the `tf.function` that projects one chunk of `batch_size` images.
 
@@ -127,6 +131,7 @@ def _make_projection_fn(
     target_mode: see `losses.similarity_target`.
     pool_size: pooling for 'mean_maxpool'.
     learning_rate: Adam step size.
+    latent_weight: weight of the prior on ||z|| (`latent_shell_penalty`).
 
   Returns:
     The `tf.function`.
@@ -145,6 +150,8 @@ def _make_projection_fn(
         pool_size=pool_size,
         reduce=False,
     )
+    if latent_weight:
+      values += latent_weight * latent_shell_penalty(z)
     return images, values
 
   @tf.function(
@@ -189,6 +196,11 @@ def _make_projection_fn(
     return tf.gather(images, rows), tf.gather(z, rows), tf.gather(values, rows)
 
   return project_chunk
+
+
+def latent_shell_penalty(z: tf.Tensor) -> tf.Tensor:
+  """(||z||^2 / d - 1)^2 per row of z (B, d): 0 on the shell of N(0, I)."""
+  return tf.square(tf.reduce_mean(tf.square(z), axis=-1) - 1.0)
 
 
 def _checked_images(x, image_shape) -> np.ndarray:
@@ -243,6 +255,7 @@ def project(
     restarts: int = 10,
     steps: int = 200,
     learning_rate: float = 0.05,
+    latent_weight: float = 0.0,
     batch_size: int = 128,
     seed: int = 0,
     progress: bool = True,
@@ -282,6 +295,8 @@ def project(
       random z per image, G(z) without optimisation, `restarts` ignored; the
       objective is still reported.
     learning_rate: Adam step size (> 0).
+    latent_weight: weight (>= 0) of the prior on ||z||,
+      `latent_shell_penalty`; 0 = the paper's objective.
     batch_size: images per chunk (>= 1); the generator sees batches of
       `batch_size * restarts` latents. The last chunk is padded to this size
       so the function is traced once; the padding is dropped.
@@ -301,6 +316,7 @@ def project(
   lambda1 = checks.check_non_negative_float(lambda1, 'lambda1')
   lambda2 = checks.check_non_negative_float(lambda2, 'lambda2')
   learning_rate = checks.check_positive_float(learning_rate, 'learning_rate')
+  latent_weight = checks.check_non_negative_float(latent_weight, 'latent_weight')
   restarts = checks.check_int(restarts, 'restarts', 1)
   steps = checks.check_int(steps, 'steps', 0)
   batch_size = checks.check_int(batch_size, 'batch_size', 1)
@@ -333,6 +349,7 @@ def project(
       target_mode=target_mode,
       pool_size=pool_size,
       learning_rate=learning_rate,
+      latent_weight=latent_weight,
   )
 
   images, latents, objective = _project_in_chunks(

@@ -123,6 +123,19 @@ CURVE_COLUMNS = ('frechet_distance', 'fd_over_other_class', 'kid', 'recall', 'co
                  'mean_pairwise_ssim')
 
 
+def _shared_leakage(target_shared, real_target, judge: _Judge) -> dict:
+  """'victim_shared': the generated part of what the victim shares of the
+  class (real images mixed in are counted, not scored: they are the real X)."""
+  generated, copies = metrics_lib.split_real_copies(target_shared, real_target)
+  if not len(generated):
+    return {}
+  row = collections.OrderedDict(num_generated=len(generated), num_real_copies=len(copies))
+  row.update(metrics_lib.defended_data_report(generated, real_target))
+  if len(generated) > class_leakage.NEIGHBOURS:
+    row.update(class_leakage.class_leakage_report(generated, judge.held_out))
+  return {'victim_shared': row}
+
+
 def write_gan_leakage_curve(layout: layout_lib.RunLayout, judge: _Judge, *, last_round: int,
                             last_report: Mapping[str, float]) -> list[dict]:
   """The GAN adversary's headline leakage after each grid round, to
@@ -172,12 +185,6 @@ def write_leakage(config: config_lib.ExperimentConfig, data: run_setup.RunData,
       leakage['black_box'] = {'note': NOTHING_SHARED}
   if data.shared is not None:
     shared_x, shared_y = data.shared
-    target_shared = shared_x[shared_y == target_class]
-    if len(target_shared):
-      leakage['victim_shared'] = metrics_lib.defended_data_report(target_shared,
-                                                                  data.real_target)
-    if len(target_shared) > class_leakage.NEIGHBOURS:
-      leakage['victim_shared'].update(class_leakage.class_leakage_report(
-          target_shared, judge.held_out))
+    leakage.update(_shared_leakage(shared_x[shared_y == target_class], data.real_target, judge))
   io_utils.write_json_atomic(layout.leakage_json, leakage, sort_keys=False)
   return leakage

@@ -38,7 +38,8 @@ headline, judged by an evaluation network that is not the attacked model:
 Reports:
   `leakage_report(reconstructions, real_target_images)` (the image-space
     scores) and `defended_data_report(x_prime, x)` give ordered dicts ready
-    for a CSV row; `write_run_report(output_dir)` writes a run directory's
+    for a CSV row (`split_real_copies` first separates the real images a
+    victim mixed into X'); `write_run_report(output_dir)` writes a run directory's
     report.md (settings, utility, leakage with its reference rows, images).
 """
 
@@ -46,6 +47,8 @@ from antigan_tf.metrics.frechet import frechet_distance
 from antigan_tf.metrics.frechet import frechet_distance_from_moments
 from antigan_tf.metrics.leakage import defended_data_report
 from antigan_tf.metrics.leakage import leakage_report
+from antigan_tf.metrics.leakage import saturated_share
+from antigan_tf.metrics.leakage import split_real_copies
 from antigan_tf.metrics.class_leakage import HeldOut
 from antigan_tf.metrics.class_leakage import InstanceBaseline
 from antigan_tf.metrics.class_leakage import class_leakage_report

@@ -13,14 +13,22 @@ The class-level headline (does the set show the class at all?) is in
 `class_leakage`, judged by the evaluation network.
 
 `defended_data_report` describes the defender's own obfuscated set X' against
-X: pixel variances (the quantity Anti-GAN's L_obf pushes up or down) and how
-close each X' image comes to a real one.
+X: pixel variances (the quantity Anti-GAN's L_obf pushes up or down), the
+share of saturated pixels, the diversity within each set and how close each
+X' image comes to a real one. `split_real_copies` separates, in a shared set,
+the victim's real images (mixed in) from the generated ones.
 """
 
 import collections
 
+import numpy as np
+
 from antigan_tf.metrics import _validation
 from antigan_tf.metrics import similarity
+
+# |pixel| above this counts as saturated (black or white): a tanh output
+# pushed there by the variance term.
+SATURATION_THRESHOLD = 0.95
 
 
 def leakage_report(reconstructions, real_target_images) -> collections.OrderedDict:
@@ -64,8 +72,11 @@ def defended_data_report(x_prime, x) -> collections.OrderedDict:
   Returns:
     OrderedDict with pixel_variance_x, pixel_variance_x_prime (the paper's
     Var(G(z)): per-image pixel variance, averaged), pixel_variance_ratio
-    (X' over X: > 1 sharper/more contrast, < 1 greyer), nn_ssim_mean and
-    nn_ssim_p95 (each X' image's highest SSIM to any X image).
+    (X' over X: > 1 sharper/more contrast, < 1 greyer), saturated_share_x
+    and _x_prime (`saturated_share`), mean_pairwise_ssim_x and _x_prime
+    (diversity, `similarity.mean_pairwise_ssim`: higher is less diverse; both
+    sets need 2 images or more), nn_ssim_mean and nn_ssim_p95 (each X'
+    image's highest SSIM to any X image).
 
   Raises:
     ValueError: invalid or empty image sets, different image shapes, or X
@@ -81,6 +92,35 @@ def defended_data_report(x_prime, x) -> collections.OrderedDict:
   report['pixel_variance_x'] = variance_x
   report['pixel_variance_x_prime'] = variance_x_prime
   report['pixel_variance_ratio'] = variance_x_prime / variance_x
+  report['saturated_share_x'] = saturated_share(x)
+  report['saturated_share_x_prime'] = saturated_share(x_prime)
+  if len(x) >= 2 and len(x_prime) >= 2:
+    report['mean_pairwise_ssim_x'] = similarity.mean_pairwise_ssim(x)
+    report['mean_pairwise_ssim_x_prime'] = similarity.mean_pairwise_ssim(x_prime)
   ssim = similarity.summarize(similarity.nearest_neighbour_ssim(x_prime, x))
   report['nn_ssim_mean'], report['nn_ssim_p95'] = ssim['mean'], ssim['p95']
   return report
+
+
+def saturated_share(images) -> float:
+  """The share of pixels with |x| > `SATURATION_THRESHOLD` (black or white)."""
+  images = _validation.check_images(images, 'images')
+  return float(np.mean(np.abs(images) > SATURATION_THRESHOLD))
+
+
+def split_real_copies(shared, real) -> tuple[np.ndarray, np.ndarray]:
+  """Which shared images are exact copies of real ones (mixed in, MR > 0).
+
+  Args:
+    shared: (N, H, W, C) what the victim shares of a class.
+    real: (M, H, W, C) its real images of that class.
+
+  Returns:
+    (generated, copies): the shared images that are not byte-identical to
+    any real image, and those that are, in the order of `shared`.
+  """
+  shared = np.asarray(shared, np.float32)
+  real = np.asarray(real, np.float32)
+  known = {image.tobytes() for image in real}
+  is_copy = np.array([image.tobytes() in known for image in shared], bool)
+  return shared[~is_copy], shared[is_copy]

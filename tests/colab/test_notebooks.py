@@ -118,7 +118,7 @@ def test_reproducing_the_paper_executes(tmp_path, monkeypatch):
   # the undefended one being every run's reference.
   assert _sweep_runs(paper) == [
       'defense=none', 'defense=anti_gan,defender_lambda1=0,defender_lambda2=48',
-      'defense=anti_gan,defender_lambda1=0.005,defender_lambda2=0',
+      'defense=anti_gan,defender_lambda1=3.92,defender_lambda2=0',
       'defense=anti_gan,defender_mix_ratio=0', 'defense=anti_gan,defender_variance_mode=max',
       'defense=anti_gan,defender_lambda2=12,defender_mix_ratio=0',
       'defense=dp,dp_noise_multiplier=0.1']

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from antigan_tf.data import load_dataset
+from antigan_tf.defense import losses
 from antigan_tf.defense import run as run_lib
 from antigan_tf.defense.defender import Defender
 from antigan_tf.defense.config import DefenderConfig
@@ -160,7 +161,7 @@ def test_fit_without_output_dir_still_guards_and_counts_epochs():
 
 @pytest.fixture(scope='module')
 def trained():
-  defender = Defender(_SHAPE, **_TINY)
+  defender = Defender(_SHAPE, target_mode='mean', **_TINY)
   defender.fit(_images(), epochs=1, verbose=0)
   return defender
 
@@ -335,7 +336,9 @@ def test_config_defaults_normalisation_and_unknown_fields():
   assert config.restarts == 3 and type(config.restarts) is int
   defaults = DefenderConfig()
   assert (defaults.lambda1, defaults.lambda2, defaults.variance_mode, defaults.target_mode) == (
-      0.005, 48.0, 'max', 'mean')
+      3.92, 48.0, 'max', 'per_sample')
+  # The paper's lambda1 = 0.005 on the pixel sum of 28 x 28 images.
+  assert losses.paper_lambda1(defaults.lambda1, (28, 28, 1)) == pytest.approx(0.005)
   assert (defaults.n_critic, defaults.gp_weight, defaults.adam_beta_1, defaults.adam_beta_2) == (
       5, 10.0, 0.0, 0.9)
   assert DefenderConfig.from_dict(defaults.to_dict()) == defaults

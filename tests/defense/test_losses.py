@@ -19,12 +19,18 @@ def test_similarity_target_modes_by_hand():
   np.testing.assert_allclose(pooled[0, :, :, 0], [[5 + 8, 7 + 8], [13 + 8, 15 + 8]])
 
 
-def test_similarity_loss_sums_pixels_and_averages_batch():
+def test_similarity_loss_averages_pixels_and_batch():
   generated = tf.constant([[[[1.0], [2.0]]], [[[0.0], [0.0]]]])  # (2, 1, 2, 1)
   target = tf.zeros([1, 1, 2, 1])
   per_sample = losses.similarity_loss(generated, target, mode='mean', reduce=False).numpy()
-  np.testing.assert_allclose(per_sample, [1.0 + 4.0, 0.0])
-  assert float(losses.similarity_loss(generated, target, mode='mean')) == pytest.approx(2.5)
+  np.testing.assert_allclose(per_sample, [(1.0 + 4.0) / 2, 0.0])
+  assert float(losses.similarity_loss(generated, target, mode='mean')) == pytest.approx(1.25)
+
+
+def test_paper_lambda1_divides_by_the_pixel_count():
+  # The paper's 0.005 on the pixel sum is 0.005 * 784 on the mean.
+  assert losses.paper_lambda1(3.92, (28, 28, 1)) == pytest.approx(0.005)
+  assert losses.paper_lambda1(15.36, (32, 32, 3)) == pytest.approx(0.005)
 
 
 def test_similarity_loss_maxpools_generated_for_mean_maxpool():
@@ -37,8 +43,14 @@ def test_similarity_loss_maxpools_generated_for_mean_maxpool():
 def test_obfuscation_loss_by_hand():
   a = tf.reshape(tf.constant([1.0, -1.0, 1.0, -1.0]), [1, 2, 2, 1])  # var 1
   b = tf.reshape(tf.constant([0.0, 0.0, 0.0, 0.0]), [1, 2, 2, 1])  # var 0
+  c = tf.reshape(tf.constant([2.0, -2.0, 2.0, -2.0]), [1, 2, 2, 1])  # var 4
+  # The batch's L_obf is the mean of its images' log variances (as the
+  # projection's), not the log of their mean variance.
+  assert float(losses.obfuscation_loss(tf.concat([a, c], 0))) == pytest.approx(
+      np.log(4.0) / 2, rel=1e-5)
   images = tf.concat([a, b], 0)
-  assert float(losses.obfuscation_loss(images, epsilon=0.0)) == pytest.approx(np.log(0.5))
+  assert float(losses.obfuscation_loss(images, epsilon=1e-8)) == pytest.approx(
+      np.log(1e-8) / 2, rel=1e-5)
   per_sample = losses.obfuscation_loss(images, reduce=False).numpy()
   assert per_sample[0] == pytest.approx(0.0, abs=1e-6)
   assert np.isfinite(per_sample[1])  # Epsilon keeps a constant image finite.
@@ -49,13 +61,13 @@ def test_obfuscation_loss_by_hand():
 
 def test_anti_gan_objective_signs_and_zero_lambdas():
   images = tf.reshape(tf.constant([1.0, -1.0, 1.0, -1.0]), [1, 2, 2, 1])  # var 1
-  target = tf.zeros([1, 2, 2, 1])  # L_sim = 4
+  target = tf.zeros([1, 2, 2, 1])  # L_sim = 1 (the per-pixel mean)
   common = dict(target_mode='mean')
   maximise = losses.anti_gan_objective(images, target, lambda1=0.5, lambda2=2.0, variance_mode='max', **common)
   minimise = losses.anti_gan_objective(images, target, lambda1=0.5, lambda2=2.0, variance_mode='min', **common)
   log_var = np.log(1.0 + losses.VARIANCE_EPSILON)
-  assert float(maximise) == pytest.approx(0.5 * 4 - 2.0 * log_var)
-  assert float(minimise) == pytest.approx(0.5 * 4 + 2.0 * log_var)
+  assert float(maximise) == pytest.approx(0.5 * 1 - 2.0 * log_var)
+  assert float(minimise) == pytest.approx(0.5 * 1 + 2.0 * log_var)
   # Zero lambdas add exactly zero, even for an image whose log-variance is -inf-ish.
   flat = tf.fill([3, 2, 2, 1], np.nan)
   assert float(losses.anti_gan_objective(flat, target, lambda1=0.0, lambda2=0.0, **common)) == 0.0
@@ -63,10 +75,10 @@ def test_anti_gan_objective_signs_and_zero_lambdas():
 
 def test_anti_gan_objective_per_sample_shape_with_one_term_off():
   images = tf.reshape(tf.constant([1.0, -1.0, 1.0, -1.0, 0.0, 0.0, 0.0, 2.0]), [2, 2, 2, 1])
-  target = tf.zeros([1, 2, 2, 1])  # L_sim = 4 and 4.
+  target = tf.zeros([1, 2, 2, 1])  # L_sim = 1 and 1.
   only_sim = losses.anti_gan_objective(
       images, target, lambda1=0.5, lambda2=0.0, target_mode='mean', reduce=False).numpy()
-  np.testing.assert_allclose(only_sim, [2.0, 2.0])
+  np.testing.assert_allclose(only_sim, [0.5, 0.5])
   # Variances 1 and 0.75; 'min' flips the sign of the log.
   only_obf = losses.anti_gan_objective(
       images, target, lambda1=0.0, lambda2=2.0, variance_mode='min', target_mode='mean',

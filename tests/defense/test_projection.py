@@ -74,6 +74,26 @@ def test_optimisation_lowers_the_objective(generator, images):
   assert not np.allclose(end.latents, start.latents)
 
 
+def test_latent_shell_penalty_by_hand():
+  z = tf.constant([[1.0, -1.0], [2.0, 0.0], [0.0, 0.0]])  # ||z||^2 / d = 1, 2, 0.
+  np.testing.assert_allclose(projection.latent_shell_penalty(z).numpy(), [0.0, 1.0, 1.0])
+
+
+def test_latent_prior_keeps_z_on_the_shell(generator, images):
+  # A large step size drives z far from N(0, I)'s shell without the prior.
+  kwargs = dict(lambda2=0.0, restarts=1, steps=60, learning_rate=0.5)
+  free = _project(generator, images, **kwargs)
+  held = _project(generator, images, latent_weight=100.0, **kwargs)
+  penalty = lambda r: projection.latent_shell_penalty(tf.constant(r.latents)).numpy().mean()
+  assert penalty(held) < 0.5 * penalty(free)
+  # The objective reported is the one minimised, prior included.
+  regenerated = generator(held.latents, training=False)
+  expected = losses.anti_gan_objective(regenerated, images, lambda1=1.0, lambda2=0.0,
+                                       reduce=False)
+  expected += 100.0 * projection.latent_shell_penalty(tf.constant(held.latents))
+  np.testing.assert_allclose(held.objective, expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_more_restarts_never_worse_than_one(generator, images):
   one = _project(generator, images, restarts=1, steps=5, batch_size=8)
   three = _project(generator, images, restarts=3, steps=5, batch_size=8)
@@ -221,6 +241,7 @@ def test_all_non_finite_restarts_raise(images):
     (dict(variance_mode='maximum'), 'variance_mode'),
     (dict(target_mode='median'), 'target_mode'),
     (dict(pool_size=0), 'pool_size'),
+    (dict(latent_weight=-1.0), 'latent_weight'),
 ])
 def test_bad_arguments(generator, images, kwargs, name):
   with pytest.raises(ValueError, match=name):

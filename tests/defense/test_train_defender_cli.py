@@ -54,7 +54,8 @@ def test_cli_smoke_run_writes_every_output(repo_root, tmp_path):
   for field in dataclasses.fields(DefenderConfig):
     assert field.name in hparams, field.name
     if field.name not in set_in_config:
-      assert hparams[field.name] == str(getattr(defaults, field.name)), field.name
+      default = getattr(defaults, field.name)
+      assert hparams[field.name] == ('' if default is None else str(default)), field.name
 
   rows = _read_csv(out_dir / 'losses.csv')
   assert [int(r['step']) for r in rows] == [1, 2]  # 32 images, batch 16, 1 epoch.

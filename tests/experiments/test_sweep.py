@@ -246,11 +246,11 @@ def test_shipped_sweeps_are_valid(repo_root):
   assert set(planned) >= {'main_paper_scale.flags', 'fig4_lambda1.flags',
                           'fig6_7_mix_ratio.flags'}
   # The paper's sweeps as arms of one: the separate sweeps' runs, with one
-  # reference and the run fig. 4a and 4b share (lambda1 0.005, lambda2 48) once.
+  # reference and the run fig. 4a and 4b share (lambda1 3.92, lambda2 48) once.
   paper = planned['paper.flags']
   assert len(paper) == len(set(paper)) == 24
   assert paper.count('defense=none') == 1
-  assert 'defense=anti_gan,defender_lambda1=0.005,defender_lambda2=48' in paper
+  assert 'defense=anti_gan,defender_lambda1=3.92,defender_lambda2=48' in paper
   for name, runs in planned.items():
     assert len(runs) >= 2, name
 

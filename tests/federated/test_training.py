@@ -184,6 +184,9 @@ def test_attacked_run_measures_leakage_and_writes_the_report(attacked_runs):
   with np.load(out / 'attack' / 'black_box' / 'reconstructions.npz') as cached:
     assert len(cached['x']) == 40
   assert leakage['victim_shared']['pixel_variance_x'] > 0
+  # MR = 0: every shared image of the class is generated.
+  assert (leakage['victim_shared']['num_generated'],
+          leakage['victim_shared']['num_real_copies']) == (64, 0)
   with open(out / 'leakage.json') as f:
     assert json.load(f) == json.loads(json.dumps(leakage))
   with open(out / 'utility.json') as f:

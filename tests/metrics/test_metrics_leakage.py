@@ -106,7 +106,13 @@ def test_defended_data_report_by_hand():
   x = np.stack([checker, np.full((SIZE, SIZE, 1), 0.3)]).astype(np.float32)  # Variances 1, 0.
   report = leakage.defended_data_report(x * 0.5, x)
   assert list(report) == ['pixel_variance_x', 'pixel_variance_x_prime', 'pixel_variance_ratio',
+                          'saturated_share_x', 'saturated_share_x_prime',
+                          'mean_pairwise_ssim_x', 'mean_pairwise_ssim_x_prime',
                           'nn_ssim_mean', 'nn_ssim_p95']
+  # The checkerboard is all +-1 (saturated), the flat image 0.3; halved, none.
+  assert report['saturated_share_x'] == pytest.approx(0.5)
+  assert report['saturated_share_x_prime'] == 0.0
+  assert report['mean_pairwise_ssim_x'] == pytest.approx(similarity.mean_pairwise_ssim(x))
   assert report['pixel_variance_x'] == pytest.approx(0.5)
   assert report['pixel_variance_x_prime'] == pytest.approx(0.125)
   assert report['pixel_variance_ratio'] == pytest.approx(0.25)
@@ -115,6 +121,17 @@ def test_defended_data_report_by_hand():
   same = leakage.defended_data_report(x, x)
   assert same['pixel_variance_ratio'] == pytest.approx(1.0)
   assert same['nn_ssim_mean'] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_split_real_copies_finds_the_mixed_in_images():
+  real = _noise(4, 0)
+  generated = _noise(3, 1)
+  shared = np.concatenate([generated[:1], real[2:3], generated[1:], real[:1]])
+  gen, copies = leakage.split_real_copies(shared, real)
+  np.testing.assert_array_equal(gen, generated)
+  np.testing.assert_array_equal(copies, real[[2, 0]])
+  almost = real[:1] + 1e-3  # Not a copy: a generated image close to a real one.
+  assert len(leakage.split_real_copies(almost, real)[1]) == 0
 
 
 def test_defended_data_report_rejects_bad_arguments():
