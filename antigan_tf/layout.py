@@ -198,6 +198,7 @@ class SweepLayout:
   PLOTS_REL = 'plots'
   SWEEP_JSON = 'sweep.json'
   SWEEP_CSV = 'sweep.csv'
+  SWEEP_SUMMARY_CSV = 'sweep_summary.csv'
   FRONTIER_PLOT = 'privacy_utility_frontier.png'
   DEFENDER_LOSS_PLOT = 'defender_losses.png'
 
@@ -211,6 +212,11 @@ class SweepLayout:
   @property
   def sweep_csv(self) -> str:
     return os.path.join(self.root, self.SWEEP_CSV)
+
+  @property
+  def sweep_summary_csv(self) -> str:
+    """Each point's mean and 95% interval over its seeds."""
+    return os.path.join(self.root, self.SWEEP_SUMMARY_CSV)
 
   @property
   def report_md(self) -> str:

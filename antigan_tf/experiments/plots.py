@@ -11,9 +11,14 @@ from typing import Any, Optional
 
 from antigan_tf import layout as layout_lib
 from antigan_tf.metrics.class_leakage import LOWER_IS_LEAKIER
+from antigan_tf.metrics.class_leakage import REFERENCE_PREFIX
 from antigan_tf.utils.io import read_csv_rows
 
 ATTACKERS = ('gan_adversary', 'black_box')
+# Reference rows drawn across each frontier panel, with their line styles.
+FRONTIER_REFERENCES = (('held_out_real', ':'), ('other_class', '--'), ('uniform_noise', '-.'))
+# A column's 95% interval half-width (`experiments.seeds`).
+CI_SUFFIX = '_ci95'
 # run_tff flags that parameterise a defense (`--defender_*`, `--dp_*`).
 DEFENSE_PARAMETER_PREFIXES = ('defender_', 'dp_')
 
@@ -93,8 +98,11 @@ def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
 
   One panel per (leakage metric, attacker), one marker per value of `group`
   (e.g. none / anti_gan / dp), each point annotated with its `label` column
-  (default: its defense parameters and test accuracy), and the Pareto front of
-  all points (less leakage, more utility) as a dashed line.
+  (default: its defense parameters and test accuracy), with its 95% interval
+  as error bars where the rows have `<column>_ci95` (a seed summary), the
+  Pareto front of all points (less leakage, more utility) as a dashed line,
+  and the reference rows (held-out real, other class, noise) as vertical
+  lines.
 
   Args:
     rows: sweep rows.
@@ -133,8 +141,10 @@ def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
         xy = [(x, y, r) for x, y, r in xy if x is not None and y is not None]
         if not xy:
           continue
-        ax.scatter([p[0] for p in xy], [p[1] for p in xy], marker=style[g], s=40,
-                   label=f'{group}={g}')
+        ax.errorbar([p[0] for p in xy], [p[1] for p in xy],
+                    xerr=_errors([p[2] for p in xy], column),
+                    yerr=_errors([p[2] for p in xy], utility), fmt=style[g], markersize=6,
+                    capsize=2, linewidth=0.8, label=f'{group}={g}')
         for x, y, r in xy:
           text = r.get(label) if label else _short_label(r, group)
           if text:
@@ -145,6 +155,7 @@ def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
       front = [(sign * x, y) for x, y in pareto_front([(sign * x, y) for x, y in points])]
       if len(front) > 1:
         ax.plot(*zip(*front), linestyle='--', color='grey', linewidth=1, label='Pareto front')
+      _draw_references(ax, rows, metric)
       ax.set_xlabel(f'{column} (distance from the class: higher is more private)'
                     if sign < 0 else f'{column} (leakage, lower is better)')
       ax.set_ylabel(utility)
@@ -155,10 +166,26 @@ def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
   return _save(fig, path)
 
 
+def _errors(rows: Sequence[Mapping[str, Any]], column: str) -> Optional[list[float]]:
+  """The rows' 95% half-widths of `column` (0 where missing), None if none has one."""
+  widths = [as_number(r.get(f'{column}{CI_SUFFIX}')) for r in rows]
+  return None if all(w is None for w in widths) else [w or 0.0 for w in widths]
+
+
+def _draw_references(ax, rows: Sequence[Mapping[str, Any]], metric: str) -> None:
+  """Vertical lines at the reference rows' `metric` (the same in every run)."""
+  for name, linestyle in FRONTIER_REFERENCES:
+    value = next((as_number(r.get(f'{REFERENCE_PREFIX}{name}.{metric}')) for r in rows
+                  if as_number(r.get(f'{REFERENCE_PREFIX}{name}.{metric}')) is not None), None)
+    if value is not None:
+      ax.axvline(value, color='black', linestyle=linestyle, linewidth=0.8,
+                 label=f'reference: {name}')
+
+
 def _short_label(row: Mapping[str, Any], group: str) -> str:
   """The run's defense parameter values, and its overall test accuracy: a
   model that calls everything the target class has a high RIAFI too."""
-  name = str(row.get('run', ''))
+  name = str(row.get('run', row.get('point', '')))
   parts = [p for p in name.split(',') if not p.startswith(f'{group}=')]
   label = ','.join(p.split('=', 1)[-1] if '=' in p else p for p in parts
                    if p.split('=', 1)[0].startswith(DEFENSE_PARAMETER_PREFIXES))

@@ -24,10 +24,16 @@ settings without the defense. sweep.csv then also holds, per run:
   <attacker>.nn_ssim_ratio     the attacker's mean nearest-neighbour SSIM to
                                the victim's images / the reference's.
 
+Seeds: with `seed` in the grid (`--grid=seed=0,1,2`) every point runs once
+per seed against the reference of the same seed, and sweep_summary.csv gives
+each point's mean and 95% interval over its seeds (`experiments.seeds`); the
+frontier plot and the report then show those.
+
   sweep_dir/
     sweep.json        the base flagfile, grid, arms, reference, the command;
     sweep.csv         one row per run: its flags, last-round metrics,
                       leakage (`<attacker>.<metric>`), reference ratios;
+    sweep_summary.csv with seeds: one row per point, means and `*_ci95`;
     plots/*.png       the (x, y) plots asked for, the privacy-utility frontier,
                       the defenders' loss curves;
     report.md         the table, the plots and every run's image grids;
@@ -50,6 +56,7 @@ import tqdm
 
 from antigan_tf import layout as layout_lib
 from antigan_tf.experiments import plots as plots_lib
+from antigan_tf.experiments import seeds as seeds_lib
 from antigan_tf.experiments import sweep_report
 from antigan_tf.federated import config as experiment_config
 from antigan_tf.metrics import class_leakage
@@ -455,11 +462,16 @@ def run_sweep(
   if reference:
     rows = add_reference_columns(rows, reference_of)
   write_csv_rows(sweep.sweep_csv, rows)
-  plot_paths, plot_notes = _plot(sweep, rows, plots=plots, plot_by=plot_by, frontier=frontier)
+  summary = []
+  if seeds_lib.has_seeds(configs):
+    summary = seeds_lib.summarize_seeds(rows, {run_name(p): p for p in configs})
+    write_csv_rows(sweep.sweep_summary_csv, summary)
+  plot_paths, plot_notes = _plot(sweep, rows, plots=plots, plot_by=plot_by, frontier=frontier,
+                                 summary=summary)
   failed = sorted(n for n, o in outcomes.items() if o == 'failed')
   report_path = sweep_report.write_sweep_report(
       sweep.root, rows, [p for p in plot_paths if p], configs=configs, failed=failed,
-      title=title, notes=plot_notes, preface=notes)
+      title=title, notes=plot_notes, preface=notes, summary=summary)
   return SweepResult(
       rows=rows, csv_path=sweep.sweep_csv, report_path=report_path, failed=failed,
       skipped=sorted(n for n, o in outcomes.items() if o == 'skipped'),
@@ -537,8 +549,9 @@ def _launch_runs(sweep: layout_lib.SweepLayout, configs, *, run_tff, base_flagfi
       return dict(pool.map(launch, configs))
 
 
-def _plot(sweep: layout_lib.SweepLayout, rows, *, plots, plot_by, frontier):
-  """(plot paths, notes on plots skipped) for the sweep's report."""
+def _plot(sweep: layout_lib.SweepLayout, rows, *, plots, plot_by, frontier, summary=()):
+  """(plot paths, notes on plots skipped) for the sweep's report; the
+  frontier of the seed `summary` (means and intervals) when there is one."""
   plot_paths, notes = [], []
   for x, y in plots if rows else ():
     try:
@@ -552,7 +565,7 @@ def _plot(sweep: layout_lib.SweepLayout, rows, *, plots, plot_by, frontier):
     utility = next((c for c in ('riafi_ratio', 'central_riafi_ratio', 'riafi')
                     if any(plots_lib.as_number(r.get(c)) is not None for r in rows)), 'riafi')
     plot_paths.append(plots_lib.plot_frontier(
-        rows, path=sweep.plot(sweep.FRONTIER_PLOT), utility=utility))
+        summary or rows, path=sweep.plot(sweep.FRONTIER_PLOT), utility=utility))
   plot_paths.append(plots_lib.plot_defender_losses(
       [sweep.run_dir(r['run']) for r in rows], path=sweep.plot(sweep.DEFENDER_LOSS_PLOT)))
   return plot_paths, notes

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from antigan_tf import layout as layout_lib
+from antigan_tf.experiments import plots as plots_lib
 from antigan_tf.metrics import class_leakage
 from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils.io import write_text_atomic
@@ -68,13 +69,36 @@ def reference_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
           report_lib.markdown_table(['reference', *REFERENCE_COLUMNS], table), '']
 
 
+def seed_summary_table(summary: Sequence[Mapping[str, Any]]) -> list[str]:
+  """Markdown lines: each point's `REPORT_COLUMNS` as mean +- 95% half-width."""
+  if not summary:
+    return []
+  columns = [c for c in report_columns(summary) if c != 'defense']
+
+  def cell(point, column):
+    mean = plots_lib.as_number(point.get(column))
+    if mean is None:
+      return ''
+    half = plots_lib.as_number(point.get(f'{column}{plots_lib.CI_SUFFIX}'))
+    return f'{mean:.3g}' if half is None else f'{mean:.3g} ± {half:.2g}'
+
+  return [f'Mean ± 95% interval (Student\'s t) over each point\'s seeds '
+          f'([{layout_lib.SweepLayout.SWEEP_SUMMARY_CSV}]'
+          f'({layout_lib.SweepLayout.SWEEP_SUMMARY_CSV})):', '',
+          report_lib.markdown_table(
+              ['point', 'seeds', *columns],
+              [[p['point'], p['num_seeds'], *[cell(p, c) for c in columns]] for p in summary]),
+          '']
+
+
 def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
                        plot_paths: Sequence[str], *, configs: Sequence[Mapping[str, str]] = (),
                        failed: Sequence[str] = (), title: Optional[str] = None,
-                       notes: Sequence[str] = (), preface: Sequence[str] = ()) -> str:
-  """Writes `<output_dir>/report.md`: `preface` paragraphs, the runs' table
-  (reference rows first), `notes`, the plots, each run's image grids side by
-  side; returns its path."""
+                       notes: Sequence[str] = (), preface: Sequence[str] = (),
+                       summary: Sequence[Mapping[str, Any]] = ()) -> str:
+  """Writes `<output_dir>/report.md`: `preface` paragraphs, the seed
+  `summary` (if any), the runs' table (reference rows first), `notes`, the
+  plots, each run's image grids side by side; returns its path."""
   flag_columns = list(collections.OrderedDict.fromkeys(k for c in configs for k in c))
   shown = ['run'] + [c for c in flag_columns if c != 'defense'] + report_columns(rows)
   sweep = layout_lib.SweepLayout(output_dir)
@@ -89,6 +113,7 @@ def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
               '`*.nn_ssim_ratio`: the attacker\'s mean nearest-neighbour SSIM to the victim\'s '
               'images over the reference\'s.', '']
   parts += reference_table(rows)
+  parts += seed_summary_table(summary)
   parts += [report_lib.markdown_table(
       shown, [[f'[{r["run"]}]({sweep.run_rel(r["run"], layout_lib.REPORT_FILE)})',
                *[r.get(c, '') for c in shown[1:]]] for r in rows]), '']
