@@ -25,6 +25,12 @@ runs/<name>.log, plots/, report.md.
 A defender directory (`Defender.fit`, `run_defender`): checkpoints/,
 defender_config.json, tensorboard/, images/, losses.csv; `run_defender` adds
 hparams.csv, defender/ (a saved `Defender`) and obfuscated.npz.
+
+The cache shared by runs ($ANTIGAN_TF_CACHE_DIR, ~/.cache/antigan_tf or
+--cache_dir), each file keyed by what defines it: evaluation/ (evaluation
+networks and reference rows) and black_box/<key>.npz (the black-box
+attacker's samples for one shared set and setting: an undefended and a
+DP-FedAvg run of the same seed share it).
 """
 
 import os
@@ -307,3 +313,27 @@ class DefenderLayout:
   def saved_in_run_dir(self) -> str:
     """Where a federated run's victim saves the defender of this directory."""
     return self._path(self.SAVED_IN_RUN_DIR)
+
+
+def default_cache_dir() -> str:
+  """$ANTIGAN_TF_CACHE_DIR, or ~/.cache/antigan_tf."""
+  return os.environ.get('ANTIGAN_TF_CACHE_DIR') or os.path.join(
+      os.path.expanduser('~'), '.cache', 'antigan_tf')
+
+
+class CacheLayout:
+  """The paths of the cache shared by runs under `root` (default `default_cache_dir()`)."""
+
+  EVALUATION_REL = 'evaluation'
+  BLACK_BOX_REL = 'black_box'
+
+  def __init__(self, root=None):
+    self.root = os.fspath(root) if root else default_cache_dir()
+
+  @property
+  def evaluation_dir(self) -> str:
+    return os.path.join(self.root, self.EVALUATION_REL)
+
+  def black_box_npz(self, key: str) -> str:
+    """The black-box attacker's samples for cache key `key` (a hex digest)."""
+    return os.path.join(self.root, self.BLACK_BOX_REL, f'{key}.npz')

@@ -132,16 +132,30 @@ def run_black_box_attack(config: config_lib.ExperimentConfig, victim_data,
                     f'lr={attack.black_box_learning_rate},betas={attack.black_box_beta_1},'
                     f'{attack.black_box_beta_2},seed={config.federation.seed},n={count},'
                     f'precision={precision_lib.resolve(config.precision)}'))
-  if os.path.exists(layout.black_box_npz):
-    with np.load(layout.black_box_npz) as cached:
-      if str(cached['key']) == key:
-        return
-  result = attack_lib.train_black_box_attacker(
-      images, steps=attack.black_box_steps, width=attack.black_box_width,
-      learning_rate=attack.black_box_learning_rate, beta_1=attack.black_box_beta_1,
-      beta_2=attack.black_box_beta_2, precision=config.precision,
-      seed=config.federation.seed, num_reconstructions=count, progress=config.progress)
+  if _cached_samples(layout.black_box_npz, key) is not None:
+    return
+  # Runs that share the same images and settings (an undefended and a DP-FedAvg
+  # run of one seed) train the attacker once.
+  shared_cache = layout_lib.CacheLayout(config.evaluation.cache_dir).black_box_npz(key)
+  samples = _cached_samples(shared_cache, key)
+  if samples is None:
+    samples = attack_lib.train_black_box_attacker(
+        images, steps=attack.black_box_steps, width=attack.black_box_width,
+        learning_rate=attack.black_box_learning_rate, beta_1=attack.black_box_beta_1,
+        beta_2=attack.black_box_beta_2, precision=config.precision,
+        seed=config.federation.seed, num_reconstructions=count,
+        progress=config.progress).reconstructions
+    os.makedirs(os.path.dirname(shared_cache), exist_ok=True)
+    io_utils.savez_atomic(shared_cache, x=samples, key=np.array(key))
   os.makedirs(layout.black_box_dir, exist_ok=True)
-  image_grids.save_image_grid(result.reconstructions[:attack.num_reconstructions],
-                              layout.black_box_grid)
-  io_utils.savez_atomic(layout.black_box_npz, x=result.reconstructions, key=np.array(key))
+  image_grids.save_image_grid(samples[:attack.num_reconstructions], layout.black_box_grid)
+  io_utils.savez_atomic(layout.black_box_npz, x=samples, key=np.array(key))
+
+
+def _cached_samples(path: str, key: str) -> Optional[np.ndarray]:
+  """The samples saved at `path` under `key`, or None (absent, other key, unreadable)."""
+  try:
+    with np.load(path) as cached:
+      return cached['x'] if str(cached['key']) == key else None
+  except (OSError, KeyError, ValueError):
+    return None

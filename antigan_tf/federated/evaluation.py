@@ -47,12 +47,6 @@ def evaluate_classifier(keras_model: tf.keras.Model, x: np.ndarray, y: np.ndarra
   return row
 
 
-def default_cache_dir() -> str:
-  """$ANTIGAN_TF_CACHE_DIR, or ~/.cache/antigan_tf."""
-  return os.environ.get('ANTIGAN_TF_CACHE_DIR') or os.path.join(
-      os.path.expanduser('~'), '.cache', 'antigan_tf')
-
-
 def write_central_riafi(config: config_lib.ExperimentConfig, data: run_setup.RunData,
                         layout: layout_lib.RunLayout) -> None:
   """The paper's RIAFI protocol on the clients' data as the federation sees it,
@@ -86,7 +80,7 @@ def _judge(config: config_lib.ExperimentConfig, data: run_setup.RunData) -> _Jud
   """The evaluation network (cached), the held-out split and the reference rows (cached)."""
   evaluation, federation = config.evaluation, config.federation
   network = metrics_lib.load_or_train_evaluation_network(
-      os.path.join(evaluation.cache_dir or default_cache_dir(), 'evaluation'),
+      layout_lib.CacheLayout(evaluation.cache_dir).evaluation_dir,
       dataset=federation.dataset, data_dir=federation.data_dir,
       epochs=evaluation.evaluation_epochs, seed=federation.seed,
       max_train_examples=evaluation.evaluation_max_train_examples, precision=config.precision,

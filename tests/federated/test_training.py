@@ -346,6 +346,27 @@ def test_baseline_defense_is_what_the_federation_and_the_attacker_see(tmp_path, 
     assert math.isfinite(result.final_metrics['test_accuracy'])
 
 
+def test_runs_sharing_the_victims_data_train_the_black_box_attacker_once(tmp_path, monkeypatch):
+  from antigan_tf.federated import adversary as adversary_lib
+  trained = []
+  real = adversary_lib.attack_lib.train_black_box_attacker
+  monkeypatch.setattr(adversary_lib.attack_lib, 'train_black_box_attacker',
+                      lambda images, **kw: trained.append(len(images)) or real(images, **kw))
+  common = dict(_TINY, rounds=1, attacks=('black_box',), cache_dir=str(tmp_path / 'cache'),
+                **{**_TINY_ATTACK, 'black_box_steps': 1})
+  undefended = _run(str(tmp_path / 'none'), **common)
+  dp = _run(str(tmp_path / 'dp'), defense='dp', **common)  # DP leaves the victim's data as is.
+  other_seed = _run(str(tmp_path / 'seed1'), seed=1, **common)
+  assert trained == [64, 64]  # The DP run reused the undefended run's samples.
+  for result in (undefended, dp):
+    with np.load(os.path.join(result.output_dir, 'attack', 'black_box',
+                              'reconstructions.npz')) as cached:
+      assert len(cached['x']) == 40
+  same = lambda a, b: json.dumps(a.leakage['black_box']) == json.dumps(b.leakage['black_box'])
+  assert same(dp, undefended) and not same(other_seed, undefended)
+  assert os.path.exists(tmp_path / 'dp' / 'attack' / 'black_box' / 'reconstructions.png')
+
+
 @pytest.mark.parametrize(
     'kwargs, message',
     [
