@@ -23,6 +23,10 @@ mixed in):
 
   .venv/bin/python benchmarks/bench_defender_quality.py           # the table
   .venv/bin/python benchmarks/bench_defender_quality.py --quick   # smoke
+
+The trained defenders are saved next to the JSON and reused by a re-run with
+the same training settings (to try other projections: --projection_steps,
+--restarts).
 """
 
 import argparse
@@ -57,6 +61,8 @@ PROJECTIONS = (
     ('per-sample, projection lambda2 1', dict(lambda2=1.0)),
     ('per-sample, projection lambda2 0 (Defense-GAN)', dict(lambda2=0.0)),
     ('per-sample, lambda2 1, latent prior 1', dict(lambda2=1.0, latent_weight=1.0)),
+    ('per-sample, projection lambda2 1, R 4, L 200', dict(lambda2=1.0, restarts=4, steps=200)),
+    ('per-sample, projection lambda2 0, R 4, L 200', dict(lambda2=0.0, restarts=4, steps=200)),
     ('G(z) sampled, no projection', None),
 )
 
@@ -98,6 +104,24 @@ def _row(images, real, held_out, other_fd, data, args):
 
 
 def _train(x, args, *, lambda1, lambda2, output_dir):
+  """(defender, 500 samples of G, training seconds); a defender saved in
+  `output_dir` by an earlier run with the same settings is loaded instead."""
+  saved = os.path.join(output_dir, f'defender_lambda1_{lambda1:g}_lambda2_{lambda2:g}_'
+                       f'epochs_{args.epochs}_width_{args.width}_lr_{args.learning_rate:g}')
+  if os.path.exists(saved):
+    defender, seconds = Defender.load(saved), float('nan')
+  else:
+    defender, seconds = _fit(x, args, lambda1=lambda1, lambda2=lambda2)
+    defender.save(saved)
+  samples = defender.generator(
+      np.random.default_rng(0).normal(size=(500, defender.config.latent_dim)).astype(
+          np.float32), training=False).numpy()
+  image_grids.save_image_grid(
+      samples[:64], os.path.join(output_dir, f'samples_lambda1_{lambda1:g}_lambda2_{lambda2:g}.png'))
+  return defender, samples, seconds
+
+
+def _fit(x, args, *, lambda1, lambda2):
   defender = Defender(
       x.shape[1:], lambda1=lambda1, lambda2=lambda2, target_mode='per_sample',
       generator_width=args.width, critic_width=args.width, batch_size=64,
@@ -108,13 +132,7 @@ def _train(x, args, *, lambda1, lambda2, output_dir):
       precision=args.precision)
   start = time.perf_counter()
   defender.fit(x, verbose=0)
-  seconds = time.perf_counter() - start
-  samples = defender.generator(
-      np.random.default_rng(0).normal(size=(500, defender.config.latent_dim)).astype(
-          np.float32), training=False).numpy()
-  image_grids.save_image_grid(
-      samples[:64], os.path.join(output_dir, f'samples_lambda1_{lambda1:g}_lambda2_{lambda2:g}.png'))
-  return defender, samples, seconds
+  return defender, time.perf_counter() - start
 
 
 def main(argv=None):
@@ -163,13 +181,17 @@ def main(argv=None):
       settings = dict(settings)
       target_mode = settings.pop('target_mode', 'per_sample')
       target = losses.similarity_target(x, mode='mean').numpy() if target_mode == 'mean' else None
+      kwargs = dict(restarts=args.restarts, steps=args.projection_steps, **settings)
+      start = time.perf_counter()
       images = projection.project(
           anti.generator, x, lambda1=args.lambda1, target_mode=target_mode, target=target,
-          restarts=args.restarts, steps=args.projection_steps, progress=False,
-          **settings).images
+          progress=False, **kwargs).images
+      seconds = time.perf_counter() - start
     image_grids.save_image_grid(images[:64], os.path.join(
         grid_dir, name.split(',')[0].replace(' ', '_') + f'_{len(rows)}.png'))
     rows[name] = _row(images, x, held_out, other_fd, data, args)
+    if settings is not None:
+      rows[name]['projection_seconds'] = seconds
     print(name, json.dumps(rows[name]), flush=True)
   results['machine'] = _report.machine_info()
   _report.write_report(results, args.output)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from antigan_tf import layout as layout_lib
+from antigan_tf.federated.config import BASELINE_STRENGTHS
 from antigan_tf.metrics.class_leakage import LOWER_IS_LEAKIER
 from antigan_tf.metrics.class_leakage import REFERENCE_PREFIX
 from antigan_tf.utils.io import read_csv_rows
@@ -19,8 +20,9 @@ ATTACKERS = ('gan_adversary', 'black_box')
 FRONTIER_REFERENCES = (('held_out_real', ':'), ('other_class', '--'), ('uniform_noise', '-.'))
 # A column's 95% interval half-width (`experiments.seeds`).
 CI_SUFFIX = '_ci95'
-# run_tff flags that parameterise a defense (`--defender_*`, `--dp_*`).
-DEFENSE_PARAMETER_PREFIXES = ('defender_', 'dp_')
+# run_tff flags that parameterise a defense (`--defender_*`, `--dp_*` and the
+# baselines' strengths).
+DEFENSE_PARAMETER_PREFIXES = ('defender_', 'dp_', *BASELINE_STRENGTHS.values())
 
 
 def as_number(value) -> Optional[float]:

@@ -59,6 +59,9 @@ def test_reference_drops_only_defense_flags():
             'defender_lambda2': '12', 'rounds': '3'}
   assert list(sweep.reference_configuration(params, reference).items()) == [
       ('seed', '1'), ('defense', 'none'), ('rounds', '3')]
+  baseline = {'seed': '1', 'defense': 'pixelate', 'pixelate_block': '4'}
+  assert list(sweep.reference_configuration(baseline, reference).items()) == [
+      ('seed', '1'), ('defense', 'none')]
   # A configuration that is its own reference keeps its name.
   own = {'defense': 'none', 'attack_num_images': '4'}
   assert sweep.run_name(sweep.reference_configuration(own, reference)) == sweep.run_name(own)
@@ -240,9 +243,14 @@ def test_shipped_sweeps_are_valid(repo_root):
   assert planned['fig8_10_13_variance_mode.flags'] == [
       'defender_variance_mode=max,defense=anti_gan', 'defender_variance_mode=min,defense=anti_gan',
       'defense=none']
+  # 18 points (none, 6 + 1 Anti-GAN, 3 DP, 2 + 2 + 2 baselines, drop_class) x 3 seeds.
   frontier = planned['frontier.flags']
-  assert frontier[0] == 'defense=none' and len(frontier) == 1 + 4 + 3
-  assert sum(r.startswith('defense=dp') for r in frontier) == 3
+  assert frontier[0] == 'seed=0,defense=none' and len(frontier) == 18 * 3
+  assert sum(r.startswith('seed=0,defense=dp') for r in frontier) == 3
+  assert {r.split(',')[1] for r in frontier} == {
+      'defense=none', 'defense=anti_gan', 'defense=dp', 'defense=gaussian_blur',
+      'defense=gaussian_noise', 'defense=pixelate', 'defense=drop_class'}
+  assert len(planned['frontier_full.flags']) == 5 * (1 + 24 + 4 + 5 + 9 + 1)
   assert set(planned) >= {'main_paper_scale.flags', 'fig4_lambda1.flags',
                           'fig6_7_mix_ratio.flags'}
   # The paper's sweeps as arms of one: the separate sweeps' runs, with one
