@@ -355,6 +355,11 @@ def project(
   images, latents, objective = _project_in_chunks(
       project_chunk, x, seed=seed, batch_size=batch_size, restarts=restarts,
       latent_dim=latent_dim, progress=progress)
+  _check_finite(objective, restarts)
+  return ProjectionResult(images=images, latents=latents, objective=objective)
+
+
+def _check_finite(objective: np.ndarray, restarts: int) -> None:
   bad = np.flatnonzero(~np.isfinite(objective))
   if bad.size:
     raise ValueError(
@@ -362,4 +367,3 @@ def project(
         f'non-finite objective ({bad.size} sample(s) affected: '
         f'{bad[:10].tolist()}). Lower `learning_rate` or check the generator.'
     )
-  return ProjectionResult(images=images, latents=latents, objective=objective)
