@@ -181,7 +181,7 @@ def main(argv=None):
       settings = dict(settings)
       target_mode = settings.pop('target_mode', 'per_sample')
       target = losses.similarity_target(x, mode='mean').numpy() if target_mode == 'mean' else None
-      kwargs = dict(restarts=args.restarts, steps=args.projection_steps, **settings)
+      kwargs = {'restarts': args.restarts, 'steps': args.projection_steps, **settings}
       start = time.perf_counter()
       images = projection.project(
           anti.generator, x, lambda1=args.lambda1, target_mode=target_mode, target=target,
