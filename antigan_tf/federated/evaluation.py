@@ -5,7 +5,6 @@ reconstructed and the victim shared (leakage.json). Plain TF, through
 """
 
 import collections
-import os
 from collections.abc import Mapping
 from typing import NamedTuple, Optional
 
