@@ -267,8 +267,8 @@ def collect_row(run_dir: str, params: Mapping[str, str]) -> 'collections.Ordered
       row[f'{attacker}.{metric}'] = value
   # The issue's yardstick: an attacker's Fréchet distance over another class's.
   other = leakage.get(f'{class_leakage.REFERENCE_PREFIX}other_class', {}).get('frechet_distance')
-  for attacker in plots_lib.ATTACKERS:
-    if attacker in leakage:
+  for attacker in (*plots_lib.ATTACKERS, 'victim_shared'):
+    if attacker in leakage and 'frechet_distance' in leakage[attacker]:
       row[f'{attacker}.fd_over_other_class'] = _ratio(
           leakage[attacker].get('frechet_distance'), other)
   return row

@@ -290,6 +290,20 @@ def test_collect_row_averages_riafi_over_the_last_rounds(tmp_path):
   assert row['target_accuracy'] == '1.0' and row['round'] == '7'
   assert row['run'] == 'defense=none' and row['seed'] == '0' and row['defense'] == 'none'
   assert row['central_riafi'] == 0.7 and row['black_box.nn_ssim_mean'] == 0.3
+  assert 'black_box.fd_over_other_class' not in row  # No FD, no ratio.
+
+
+def test_collect_row_gives_the_fd_ratio_of_the_attackers_and_the_shared_set(tmp_path):
+  run = tmp_path / 'defense=anti_gan'
+  run.mkdir()
+  (run / 'leakage.json').write_text(
+      '{"reference.other_class": {"frechet_distance": 10.0}, '
+      '"black_box": {"frechet_distance": 4.0}, "victim_shared": {"frechet_distance": 3.0}, '
+      '"gan_adversary": {"note": "x"}}')
+  row = sweep.collect_row(str(run), {})
+  assert row['black_box.fd_over_other_class'] == pytest.approx(0.4)
+  assert row['victim_shared.fd_over_other_class'] == pytest.approx(0.3)
+  assert 'gan_adversary.fd_over_other_class' not in row
 
 
 def test_last_phase_reads_the_runs_phase_lines(tmp_path):
