@@ -197,6 +197,15 @@ def defender_class_dir(work_dir: str, class_id: int) -> str:
   return os.path.join(work_dir, f'class_{class_id}')
 
 
+def run_name(params) -> str:
+  """A file-system-safe directory name for one configuration of a sweep
+  (its flags, `name=value` joined by commas; 'base' for none)."""
+  if not params:
+    return 'base'
+  text = ','.join(f'{k}={v}' for k, v in params.items())
+  return re.sub(r'[^A-Za-z0-9_.,=+-]', '_', text)
+
+
 class SweepLayout:
   """The paths of a sweep under `root`; each run is a `RunLayout`."""
 

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _report  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf import attack  # pylint: disable=g-import-not-at-top,wrong-import-position
+from antigan_tf import layout  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf.data import sources  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf.federated import run_setup  # pylint: disable=g-import-not-at-top,wrong-import-position
 from antigan_tf.federated.config import ExperimentConfig  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -48,8 +49,7 @@ def float32_judge(*, with_other_class: bool = False):
   """(held-out shirts scored by the float32 evaluation network, the nearest
   other class's FD to them[, that class])."""
   network = evaluation_network.load_or_train_evaluation_network(
-      os.path.join(os.environ.get('ANTIGAN_TF_CACHE_DIR') or os.path.expanduser(
-          '~/.cache/antigan_tf'), 'evaluation'), precision='float32', progress=False)
+      layout.CacheLayout().evaluation_dir, precision='float32', progress=False)
   test = sources.load_dataset('fashion_mnist', split='test')
   scored, _ = class_leakage.split_held_out(test.x, test.y, 6)
   held_out = class_leakage.HeldOut(network, scored, 6)

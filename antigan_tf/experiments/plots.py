@@ -177,8 +177,8 @@ def _errors(rows: Sequence[Mapping[str, Any]], column: str) -> Optional[list[flo
 def _draw_references(ax, rows: Sequence[Mapping[str, Any]], metric: str) -> None:
   """Vertical lines at the reference rows' `metric` (the same in every run)."""
   for name, linestyle in FRONTIER_REFERENCES:
-    value = next((as_number(r.get(f'{REFERENCE_PREFIX}{name}.{metric}')) for r in rows
-                  if as_number(r.get(f'{REFERENCE_PREFIX}{name}.{metric}')) is not None), None)
+    values = (as_number(r.get(f'{REFERENCE_PREFIX}{name}.{metric}')) for r in rows)
+    value = next((v for v in values if v is not None), None)
     if value is not None:
       ax.axvline(value, color='black', linestyle=linestyle, linewidth=0.8,
                  label=f'reference: {name}')

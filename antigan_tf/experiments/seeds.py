@@ -9,7 +9,6 @@ distribution (`scipy.stats.t`): mean +- t_{0.975, n-1} * s / sqrt(n).
 """
 
 import collections
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
@@ -17,6 +16,7 @@ from scipy import stats
 
 from antigan_tf.experiments.plots import CI_SUFFIX
 from antigan_tf.experiments.plots import as_number
+from antigan_tf.layout import run_name
 
 SEED_FLAG = 'seed'
 # Text columns a point keeps from its first seed's row.
@@ -24,18 +24,15 @@ _TEXT_COLUMNS = ('defense', 'attacks')
 
 
 def point_name(params: Mapping[str, Any]) -> str:
-  """The run name of a point: its flags without `seed`, as `run_name` joins them."""
-  return ','.join(f'{k}={v}' for k, v in params.items() if k != SEED_FLAG) or 'base'
+  """The name of a point: the run name of its flags without `seed`."""
+  return run_name({k: v for k, v in params.items() if k != SEED_FLAG})
 
 
 def interval_half_width(values: Sequence[float], *, confidence: float = 0.95) -> Optional[float]:
-  """t_{(1+c)/2, n-1} * s / sqrt(n); None for fewer than 2 values."""
-  n = len(values)
-  if n < 2:
+  """t_{(1+c)/2, n-1} * s / sqrt(n) (`scipy.stats`); None for fewer than 2 values."""
+  if len(values) < 2:
     return None
-  mean = sum(values) / n
-  std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-  return float(stats.t.ppf((1.0 + confidence) / 2.0, n - 1) * std / math.sqrt(n))
+  return float(stats.t.ppf((1.0 + confidence) / 2.0, len(values) - 1) * stats.sem(values))
 
 
 def summarize_seeds(rows: Sequence[Mapping[str, Any]],

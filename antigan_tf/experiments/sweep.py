@@ -44,7 +44,6 @@ import collections
 import concurrent.futures
 import itertools
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -55,6 +54,7 @@ from typing import Any, NamedTuple, Optional
 import tqdm
 
 from antigan_tf import layout as layout_lib
+from antigan_tf.layout import run_name
 from antigan_tf.experiments import plots as plots_lib
 from antigan_tf.experiments import seeds as seeds_lib
 from antigan_tf.experiments import sweep_report
@@ -214,14 +214,6 @@ def reference_configuration(params: Mapping[str, str], reference: Mapping[str, s
       out[name] = value
   out.update((k, v) for k, v in reference.items() if k not in out)
   return out
-
-
-def run_name(params: Mapping[str, str]) -> str:
-  """A file-system-safe directory name for one configuration."""
-  if not params:
-    return 'base'
-  text = ','.join(f'{k}={v}' for k, v in params.items())
-  return re.sub(r'[^A-Za-z0-9_.,=+-]', '_', text)
 
 
 def run_tff_flag_names() -> frozenset[str]:

@@ -132,12 +132,13 @@ def run_black_box_attack(config: config_lib.ExperimentConfig, victim_data,
                     f'lr={attack.black_box_learning_rate},betas={attack.black_box_beta_1},'
                     f'{attack.black_box_beta_2},seed={config.federation.seed},n={count},'
                     f'precision={precision_lib.resolve(config.precision)}'))
-  if _cached_samples(layout.black_box_npz, key) is not None:
+  if io_utils.load_keyed_npz(layout.black_box_npz, key) is not None:
     return
   # Runs that share the same images and settings (an undefended and a DP-FedAvg
   # run of one seed) train the attacker once.
   shared_cache = layout_lib.CacheLayout(config.evaluation.cache_dir).black_box_npz(key)
-  samples = _cached_samples(shared_cache, key)
+  cached = io_utils.load_keyed_npz(shared_cache, key)
+  samples = None if cached is None else cached['x']
   if samples is None:
     samples = attack_lib.train_black_box_attacker(
         images, steps=attack.black_box_steps, width=attack.black_box_width,
@@ -150,12 +151,3 @@ def run_black_box_attack(config: config_lib.ExperimentConfig, victim_data,
   os.makedirs(layout.black_box_dir, exist_ok=True)
   image_grids.save_image_grid(samples[:attack.num_reconstructions], layout.black_box_grid)
   io_utils.savez_atomic(layout.black_box_npz, x=samples, key=np.array(key))
-
-
-def _cached_samples(path: str, key: str) -> Optional[np.ndarray]:
-  """The samples saved at `path` under `key`, or None (absent, other key, unreadable)."""
-  try:
-    with np.load(path) as cached:
-      return cached['x'] if str(cached['key']) == key else None
-  except (OSError, KeyError, ValueError):
-    return None

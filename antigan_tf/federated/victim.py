@@ -92,8 +92,7 @@ def baseline_transform(name: str, *, protected_classes: Sequence[int], strength=
     seed: seed of the noise.
 
   Returns:
-    A `VictimTransform`. With 'drop_class' it may return no image at all
-    (`may_share_nothing`).
+    A `VictimTransform` (with 'drop_class' it may return no image at all).
   """
   protected = tuple(int(c) for c in protected_classes)
 
@@ -104,7 +103,6 @@ def baseline_transform(name: str, *, protected_classes: Sequence[int], strength=
   transform.cache_description = json.dumps(
       {'baseline': name, 'strength': strength, 'protected_classes': protected, 'seed': seed},
       sort_keys=True)
-  transform.may_share_nothing = name == 'drop_class'
   return transform
 
 
@@ -161,24 +159,22 @@ def apply_cached(
     (x', y', whether the cache was used).
 
   Raises:
-    ValueError: the transform returned something that is not a non-empty
-      (images, labels) pair of the victim's image shape in [-1, 1].
+    ValueError: the transform returned something that is not an (images,
+      labels) pair of the victim's image shape in [-1, 1]. It may return no
+      image (a victim that shares nothing, e.g. `drop_class`): the victim
+      then stays a client with no data.
   """
   key = cache_key(transform, x, y)
-  if cache_path is not None and os.path.exists(cache_path):
-    try:
-      with np.load(cache_path) as cached:
-        if str(cached['key']) == key:
-          return cached['x'], cached['y'], True
-    except (OSError, KeyError, ValueError):
-      pass  # Unreadable cache: recompute and overwrite it.
+  # An unreadable or stale cache is recomputed and overwritten.
+  cached = None if cache_path is None else io_utils.load_keyed_npz(cache_path, key)
+  if cached is not None:
+    return cached['x'], cached['y'], True
   x_out, y_out = transform(x, y)
   x_out = np.asarray(x_out, np.float32)
   y_out = np.asarray(y_out)
-  minimum = 0 if getattr(transform, 'may_share_nothing', False) else 1
-  if x_out.ndim != x.ndim or x_out.shape[1:] != x.shape[1:] or len(x_out) < minimum:
+  if x_out.ndim != x.ndim or x_out.shape[1:] != x.shape[1:]:
     raise ValueError(
-        f'The victim transform must return images of shape (N>={minimum}, {x.shape[1:]}), '
+        f'The victim transform must return images of shape (N, {x.shape[1:]}), '
         f'got {x_out.shape}.')
   if y_out.shape != (len(x_out),) or not np.issubdtype(y_out.dtype, np.integer):
     raise ValueError(

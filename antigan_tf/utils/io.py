@@ -5,7 +5,7 @@ import io as io_lib
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
 
 def write_hparams_csv(path: str, hparams: Mapping[str, Any]) -> str:
@@ -103,6 +103,19 @@ def savez_atomic(path: str, **arrays) -> str:
       os.remove(tmp)
     raise
   return path
+
+
+def load_keyed_npz(path: str, key: str) -> Optional[dict]:
+  """The arrays of an .npz written with `key=` (`savez_atomic`) if its key is
+  `key`; None when the file is absent, unreadable or holds another key."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  try:
+    with np.load(path) as saved:
+      if str(saved['key']) != key:
+        return None
+      return {name: saved[name] for name in saved.files if name != 'key'}
+  except (OSError, KeyError, ValueError):
+    return None
 
 
 def read_json(path: str) -> Mapping[str, Any]:
