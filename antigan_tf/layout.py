@@ -215,6 +215,8 @@ class SweepLayout:
   SWEEP_CSV = 'sweep.csv'
   SWEEP_SUMMARY_CSV = 'sweep_summary.csv'
   FRONTIER_PLOT = 'privacy_utility_frontier.png'
+  # The frontier with the central RIAFI ratio as the utility axis.
+  FRONTIER_CENTRAL_PLOT = 'privacy_utility_frontier_central.png'
   DEFENDER_LOSS_PLOT = 'defender_losses.png'
 
   def __init__(self, root: str):

@@ -553,11 +553,14 @@ def _plot(sweep: layout_lib.SweepLayout, rows, *, plots, plot_by, frontier, summ
       notes.append(f'Plot {y} against {x} skipped: {e}')
       print(f'run_sweep: {notes[-1]}', file=sys.stderr)
   if frontier and rows:
-    # The RIAFI ratio when the references learned the target class at all.
-    utility = next((c for c in ('riafi_ratio', 'central_riafi_ratio', 'riafi')
-                    if any(plots_lib.as_number(r.get(c)) is not None for r in rows)), 'riafi')
-    plot_paths.append(plots_lib.plot_frontier(
-        summary or rows, path=sweep.plot(sweep.FRONTIER_PLOT), utility=utility))
+    # Federated and central RIAFI ratios, where the references learned the
+    # target class at all; the raw RIAFI otherwise.
+    utilities = [(c, name) for c, name in (('riafi_ratio', sweep.FRONTIER_PLOT),
+                                           ('central_riafi_ratio', sweep.FRONTIER_CENTRAL_PLOT))
+                 if any(plots_lib.as_number(r.get(c)) is not None for r in rows)]
+    for utility, name in utilities or [('riafi', sweep.FRONTIER_PLOT)]:
+      plot_paths.append(plots_lib.plot_frontier(
+          summary or rows, path=sweep.plot(name), utility=utility))
   plot_paths.append(plots_lib.plot_defender_losses(
       [sweep.run_dir(r['run']) for r in rows], path=sweep.plot(sweep.DEFENDER_LOSS_PLOT)))
   return plot_paths, notes

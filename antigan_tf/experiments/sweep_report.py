@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from antigan_tf import layout as layout_lib
 from antigan_tf.experiments import plots as plots_lib
+from antigan_tf.experiments import verdict as verdict_lib
 from antigan_tf.metrics import class_leakage
 from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils.io import write_text_atomic
@@ -76,20 +77,50 @@ def seed_summary_table(summary: Sequence[Mapping[str, Any]]) -> list[str]:
     return []
   columns = [c for c in report_columns(summary) if c != 'defense']
 
-  def cell(point, column):
-    mean = plots_lib.as_number(point.get(column))
-    if mean is None:
-      return ''
-    half = plots_lib.as_number(point.get(f'{column}{plots_lib.CI_SUFFIX}'))
-    return f'{mean:.3g}' if half is None else f'{mean:.3g} ± {half:.2g}'
-
   return [f'Mean ± 95% interval (Student\'s t) over each point\'s seeds '
           f'([{layout_lib.SweepLayout.SWEEP_SUMMARY_CSV}]'
           f'({layout_lib.SweepLayout.SWEEP_SUMMARY_CSV})):', '',
           report_lib.markdown_table(
               ['point', 'seeds', *columns],
-              [[p['point'], p['num_seeds'], *[cell(p, c) for c in columns]] for p in summary]),
+              [[p['point'], p['num_seeds'], *[_mean_and_interval(p, c) for c in columns]]
+               for p in summary]),
           '']
+
+
+def verdict_table(summary: Sequence[Mapping[str, Any]], *,
+                  minimum: float = verdict_lib.DEFAULT_MINIMUM_UTILITY) -> list[str]:
+  """Markdown lines: per attacker and utility axis (federated, central RIAFI
+  ratio), each defense's least leaky point at a ratio of at least `minimum`,
+  least leaky first (`verdict.least_leaking_at_utility`)."""
+  parts = []
+  for attacker in plots_lib.ATTACKERS:
+    leakage = f'{attacker}.frechet_distance'
+    for utility in ('riafi_ratio', 'central_riafi_ratio'):
+      if not any(plots_lib.as_number(p.get(utility)) is not None
+                 and plots_lib.as_number(p.get(leakage)) is not None for p in summary):
+        continue
+      also = (f'{attacker}.fd_over_other_class', f'{attacker}.kid')
+      rows = verdict_lib.least_leaking_at_utility(
+          summary, leakage=leakage, utility=utility, minimum=minimum, also=also)
+      columns = (utility, leakage, *also)
+      parts += [f'**{attacker}, {utility} >= {minimum:g}:** each defense\'s least leaky point '
+                'whose mean ratio reaches the floor, least leaky first (a higher FD and KID '
+                'leak less).', '',
+                report_lib.markdown_table(
+                    ['defense', 'point', 'points at the floor', *columns],
+                    [[r['defense'], r['point'] or '(none reaches the floor)',
+                      r['num_points_at_floor'], *[_mean_and_interval(r, c) for c in columns]]
+                     for r in rows]), '']
+  return ['## Verdict', '', *parts] if parts else []
+
+
+def _mean_and_interval(point: Mapping[str, Any], column: str) -> str:
+  """'mean ± half-width' of `column` (3 and 2 significant digits), '' if missing."""
+  mean = plots_lib.as_number(point.get(column))
+  if mean is None:
+    return ''
+  half = plots_lib.as_number(point.get(f'{column}{plots_lib.CI_SUFFIX}'))
+  return f'{mean:.3g}' if half is None else f'{mean:.3g} ± {half:.2g}'
 
 
 def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
@@ -114,6 +145,7 @@ def write_sweep_report(output_dir: str, rows: Sequence[Mapping[str, Any]],
               '`*.nn_ssim_ratio`: the attacker\'s mean nearest-neighbour SSIM to the victim\'s '
               'images over the reference\'s.', '']
   parts += reference_table(rows)
+  parts += verdict_table(summary)
   parts += seed_summary_table(summary)
   parts += [report_lib.markdown_table(
       shown, [[f'[{r["run"]}]({sweep.run_rel(r["run"], layout_lib.REPORT_FILE)})',

@@ -95,6 +95,8 @@ with open(os.path.join(out, 'metrics.csv'), 'w') as f:
 with open(os.path.join(out, 'leakage.json'), 'w') as f:
   json.dump({'reference.other_class': {'frechet_distance': 10.0},
              'black_box': {'frechet_distance': 2.0 + seed + (defense != 'none') * 5}}, f)
+with open(os.path.join(out, 'utility.json'), 'w') as f:
+  json.dump({'central_riafi': riafi + 0.05}, f)
 open(os.path.join(out, 'report.md'), 'w').write('# fake')
 '''
 
@@ -121,3 +123,8 @@ def test_a_sweep_over_seeds_writes_the_summary_and_its_report(tmp_path):
   report = (tmp_path / 'sweep' / 'report.md').read_text()
   assert 'Mean ± 95% interval' in report and '| defense=dp | 3 |' in report
   assert (tmp_path / 'sweep' / 'plots' / 'privacy_utility_frontier.png').exists()
+  assert (tmp_path / 'sweep' / 'plots' / 'privacy_utility_frontier_central.png').exists()
+  # The verdict: dp's ratios ((0.5, 0.545, 0.583), mean 0.54) miss the 0.9 floor.
+  assert '## Verdict' in report and '**black_box, riafi_ratio >= 0.9:**' in report
+  assert '| dp | (none reaches the floor) | 0 |' in report
+  assert '**black_box, central_riafi_ratio >= 0.9:**' in report
