@@ -87,28 +87,27 @@ def seed_summary_table(summary: Sequence[Mapping[str, Any]]) -> list[str]:
           '']
 
 
-def verdict_table(summary: Sequence[Mapping[str, Any]], *,
-                  minimum: float = verdict_lib.DEFAULT_MINIMUM_UTILITY) -> list[str]:
+def verdict_table(summary: Sequence[Mapping[str, Any]]) -> list[str]:
   """Markdown lines: per attacker and utility axis (federated, central RIAFI
-  ratio), each defense's least leaky point at a ratio of at least `minimum`,
-  least leaky first (`verdict.least_leaking_at_utility`)."""
+  ratio; both with the test-accuracy floor), each defense's least leaky point
+  at the floors, least leaky first (`verdict.least_leaking_at_utility`)."""
   parts = []
   for attacker in plots_lib.ATTACKERS:
     leakage = f'{attacker}.frechet_distance'
-    for utility in ('riafi_ratio', 'central_riafi_ratio'):
-      if not any(plots_lib.as_number(p.get(utility)) is not None
-                 and plots_lib.as_number(p.get(leakage)) is not None for p in summary):
+    for floors in (verdict_lib.FEDERATED_FLOORS, verdict_lib.CENTRAL_FLOORS):
+      if not any(all(plots_lib.as_number(p.get(c)) is not None for c in (*floors, leakage))
+                 for p in summary):
         continue
       also = (f'{attacker}.fd_over_other_class', f'{attacker}.kid')
       rows = verdict_lib.least_leaking_at_utility(
-          summary, leakage=leakage, utility=utility, minimum=minimum, also=also)
-      columns = (utility, leakage, *also)
-      parts += [f'**{attacker}, {utility} >= {minimum:g}:** each defense\'s least leaky point '
-                'whose mean ratio reaches the floor, least leaky first (a higher FD and KID '
-                'leak less).', '',
+          summary, leakage=leakage, floors=floors, also=also)
+      columns = (*floors, leakage, *also)
+      condition = ' and '.join(f'{c} >= {f:g}' for c, f in floors.items())
+      parts += [f'**{attacker}, {condition}:** each defense\'s least leaky point whose means '
+                'reach the floors, least leaky first (a higher FD and KID leak less).', '',
                 report_lib.markdown_table(
-                    ['defense', 'point', 'points at the floor', *columns],
-                    [[r['defense'], r['point'] or '(none reaches the floor)',
+                    ['defense', 'point', 'points at the floors', *columns],
+                    [[r['defense'], r['point'] or '(none reaches the floors)',
                       r['num_points_at_floor'], *[_mean_and_interval(r, c) for c in columns]]
                      for r in rows]), '']
   return ['## Verdict', '', *parts] if parts else []

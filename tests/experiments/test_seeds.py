@@ -125,6 +125,7 @@ def test_a_sweep_over_seeds_writes_the_summary_and_its_report(tmp_path):
   assert (tmp_path / 'sweep' / 'plots' / 'privacy_utility_frontier.png').exists()
   assert (tmp_path / 'sweep' / 'plots' / 'privacy_utility_frontier_central.png').exists()
   # The verdict: dp's ratios ((0.5, 0.545, 0.583), mean 0.54) miss the 0.9 floor.
-  assert '## Verdict' in report and '**black_box, riafi_ratio >= 0.9:**' in report
-  assert '| dp | (none reaches the floor) | 0 |' in report
-  assert '**black_box, central_riafi_ratio >= 0.9:**' in report
+  assert '## Verdict' in report
+  assert '**black_box, riafi_ratio >= 0.9 and test_accuracy_ratio >= 0.9:**' in report
+  assert '| dp | (none reaches the floors) | 0 |' in report
+  assert '**black_box, central_riafi_ratio >= 0.9 and test_accuracy_ratio >= 0.9:**' in report

@@ -243,10 +243,10 @@ def test_shipped_sweeps_are_valid(repo_root):
   assert planned['fig8_10_13_variance_mode.flags'] == [
       'defender_variance_mode=max,defense=anti_gan', 'defender_variance_mode=min,defense=anti_gan',
       'defense=none']
-  # 16 points (none, 3 + 1 + 1 Anti-GAN, 3 DP, 2 + 2 + 2 baselines, drop_class) x 3 seeds.
+  # 17 points (none, 3 + 1 + 1 Anti-GAN, 4 DP, 2 + 2 + 2 baselines, drop_class) x 3 seeds.
   frontier = planned['frontier.flags']
-  assert frontier[0] == 'seed=0,defense=none' and len(frontier) == 16 * 3
-  assert sum(r.startswith('seed=0,defense=dp') for r in frontier) == 3
+  assert frontier[0] == 'seed=0,defense=none' and len(frontier) == 17 * 3
+  assert sum(r.startswith('seed=0,defense=dp') for r in frontier) == 4
   assert {r.split(',')[1] for r in frontier} == {
       'defense=none', 'defense=anti_gan', 'defense=dp', 'defense=gaussian_blur',
       'defense=gaussian_noise', 'defense=pixelate', 'defense=drop_class'}
