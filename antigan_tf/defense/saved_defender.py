@@ -16,6 +16,8 @@ from antigan_tf.defense.config import DefenderConfig
 from antigan_tf.utils import io as io_utils
 
 SAVE_FORMAT_VERSION = 1
+# The first bytes of a zip file, which a `.keras` file is.
+KERAS_ZIP_MAGIC = b'PK\x03\x04'
 GENERATOR_FILE = layout_lib.DefenderLayout.GENERATOR_FILE
 CRITIC_FILE = layout_lib.DefenderLayout.CRITIC_FILE
 SIM_TARGET_FILE = layout_lib.DefenderLayout.SIM_TARGET_FILE
@@ -57,6 +59,30 @@ def save(defender, directory: str) -> str:
   return directory
 
 
+def _load_weights_only(model: tf.keras.Model, path: str, architecture: str) -> None:
+  """Reads the weights of the `.keras` file `path` into `model`, built by the
+  project's builders: nothing in the file is deserialised as code.
+
+  `tf.keras.models.load_model` would run a `Lambda` layer's Python (Keras's
+  legacy HDF5 loader is used whatever the file's name says, and `safe_mode`
+  does not apply to it); `load_weights` on a `.keras` zip reads its weights
+  store only.
+
+  Raises:
+    ValueError: `path` is not a `.keras` zip, or its weights do not fit `model`.
+  """
+  with open(path, 'rb') as f:
+    magic = f.read(len(KERAS_ZIP_MAGIC))
+  if magic != KERAS_ZIP_MAGIC:
+    raise ValueError(f'{path} is not a readable Keras model: not a .keras (zip) file; a saved '
+                     'Defender holds .keras files only (README, "Security").')
+  try:
+    model.load_weights(path)
+  except Exception as e:  # pylint: disable=broad-except
+    # Keras raises many types (zipfile.BadZipFile, KeyError, ValueError...).
+    raise ValueError(f'{path} does not match {architecture}: {e}') from None
+
+
 def load(defender_cls, directory: str):
   """Loads a defender written by `save`.
 
@@ -96,19 +122,9 @@ def load(defender_cls, directory: str):
         f'{SAVE_FORMAT_VERSION}.')
   defender = defender_cls(image_shape, config)
   for model, filename in ((defender.generator, GENERATOR_FILE), (defender.critic, CRITIC_FILE)):
-    path = os.path.join(directory, filename)
-    try:
-      loaded = tf.keras.models.load_model(path, compile=False)
-    except Exception as e:  # pylint: disable=broad-except
-      # Keras raises many types (zipfile.BadZipFile, OSError, ValueError...).
-      raise ValueError(f'{path} is not a readable Keras model: {e!r}') from None
-    shapes = [w.shape for w in loaded.get_weights()]
-    expected = [w.shape for w in model.get_weights()]
-    if shapes != expected:
-      raise ValueError(
-          f'{path} does not match the architecture in {METADATA_FILE} '
-          f'(image_shape {image_shape}, config {config}).')
-    model.set_weights(loaded.get_weights())
+    _load_weights_only(model, os.path.join(directory, filename),
+                       f'the architecture in {METADATA_FILE} (image_shape {image_shape}, '
+                       f'config {config})')
   target_path = os.path.join(directory, SIM_TARGET_FILE)
   try:
     target = np.load(target_path, allow_pickle=False)

@@ -142,6 +142,42 @@ def sweep_table(sweep_dir: str, columns: Optional[Sequence[str]] = None):
   return table(sweep_rows(sweep_dir), columns)
 
 
+def reference_table(sweep_dir: str):
+  """The reference rows every run is scored against (held-out real images,
+  another class, noise, blobs, black images), as an `IPython.display.Markdown`."""
+  from IPython import display  # pylint: disable=g-import-not-at-top
+
+  return display.Markdown('\n'.join(sweep_report.reference_table(sweep_rows(sweep_dir))))
+
+
+def summary_rows(sweep_dir: str) -> list[dict[str, str]]:
+  """The rows of `<sweep_dir>/sweep_summary.csv` (a sweep over seeds: one per point).
+
+  Raises:
+    FileNotFoundError: the sweep has no seed summary (one seed, or not run).
+  """
+  path = layout_lib.SweepLayout(sweep_dir).sweep_summary_csv
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} does not exist: has a sweep over seeds run?')
+  return read_csv_rows(path)[1]
+
+
+def summary_table(sweep_dir: str):
+  """Each point's mean ± 95% interval over its seeds, as an `IPython.display.Markdown`."""
+  from IPython import display  # pylint: disable=g-import-not-at-top
+
+  return display.Markdown('\n'.join(sweep_report.seed_summary_table(summary_rows(sweep_dir))))
+
+
+def verdict_table(sweep_dir: str):
+  """Per attacker, each defense's least leaky point at a RIAFI ratio and a
+  test-accuracy ratio of at least 0.9 (`experiments.verdict`), as an
+  `IPython.display.Markdown`."""
+  from IPython import display  # pylint: disable=g-import-not-at-top
+
+  return display.Markdown('\n'.join(sweep_report.verdict_table(summary_rows(sweep_dir))))
+
+
 def run_images(run_dir: str) -> 'collections.OrderedDict[str, str]':
   """A run's image grids that exist: caption -> PNG path (the sweep report's set)."""
   found = collections.OrderedDict()

@@ -84,11 +84,21 @@ def test_quickstart_executes(tmp_path, monkeypatch):
   text = _text(nb)
   assert 'set-up skipped' in text
   assert 'GAN training (defender, attackers, evaluation network) on CPU' in text
-  assert _sweep_runs(tmp_path / 'quickstart') == ['defense=none', 'defense=anti_gan']
+  assert _sweep_runs(tmp_path / 'quickstart') == [
+      'defense=none', 'defense=anti_gan', 'defense=dp,dp_noise_multiplier=0.01']
+  references = [o.data['text/markdown'] for o in _outputs(nb, 'display_data')
+                if 'text/markdown' in o.data]
+  assert len(references) == 1
+  for name in ('held_out_real', 'other_class', 'uniform_noise', 'black'):
+    assert f'| {name} |' in references[0]
   tables = [o.data['text/markdown'] for o in _outputs(nb, 'execute_result')
             if 'text/markdown' in o.data]
-  assert len(tables) == 1 and '| defense=anti_gan | anti_gan |' in tables[0]
-  assert 'riafi_ratio' in tables[0] and 'black_box.nn_ssim_mean' in tables[0]
+  assert len(tables) == 1 and '| defense=dp,dp_noise_multiplier=0.01 |' in tables[0]
+  header = tables[0].splitlines()[0]
+  for column in ('riafi_ratio', 'test_accuracy_ratio', 'black_box.fd_over_other_class',
+                 'victim_shared.saturated_share_x_prime',
+                 'victim_shared.mean_pairwise_ssim_x_prime'):
+    assert f'| {column} |' in header
   assert _png_count(nb) == 3  # Image grids, per-round curves, defender losses.
   run = tmp_path / 'quickstart' / 'runs' / 'defense=anti_gan'
   assert (run / 'victim' / 'real_target_class.png').exists()
@@ -130,7 +140,24 @@ def test_reproducing_the_paper_executes(tmp_path, monkeypatch):
   assert {'arm4_defender_losses.png', 'privacy_utility_frontier.png'} <= set(drawn)
   tables = [o.data['text/markdown'] for o in _outputs(nb, 'display_data')
             if 'text/markdown' in o.data]
-  assert len(tables) == 5  # One per figure: 4a, 4b, 6/7, 8/10/13 and DP.
-  assert '| defense=dp,dp_noise_multiplier=0.1 | 0.1 |' in tables[-1]
-  # 2 + 2 + 3 plots, the MR and variance runs' images, Fig. 13, the frontier.
-  assert _png_count(nb) == 11
+  # One per figure (4a, 4b, 6/7, 8/10/13 and DP), then the frontier's
+  # reference rows, verdict and seed summary.
+  assert len(tables) == 8
+  assert '| defense=dp,dp_noise_multiplier=0.1 | 0.1 |' in tables[4]
+  assert '| held_out_real |' in tables[5] and '| uniform_noise |' in tables[5]
+  assert tables[6].startswith('## Verdict') and 'black_box, riafi_ratio >= 0.9' in tables[6]
+  assert '| defense=gaussian_blur,gaussian_blur_sigma=1 | 2 |' in tables[7]
+  assert '±' in tables[7]  # Means with their intervals.
+  # The frontier sweep: 2 seeds of 3 defenses, each against its seed's reference.
+  frontier = tmp_path / 'frontier'
+  with open(frontier / 'sweep.csv', newline='') as f:
+    rows = list(csv.DictReader(f))
+  assert [r['run'] for r in rows] == [
+      f'seed={s},{point}' for point in ('defense=none', 'defense=anti_gan',
+                                        'defense=gaussian_blur,gaussian_blur_sigma=1')
+      for s in (0, 1)]
+  assert [r['reference_run'] for r in rows] == ['seed=0,defense=none', 'seed=1,defense=none'] * 3
+  assert {os.path.basename(p) for p in (frontier / 'plots').iterdir()} >= {
+      'privacy_utility_frontier.png', 'privacy_utility_frontier_central.png'}
+  # 2 + 2 + 3 plots, the MR and variance runs' images, Fig. 13, the two frontiers.
+  assert _png_count(nb) == 12

@@ -7,6 +7,8 @@ import glob
 import json
 import math
 import os
+import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -216,6 +218,27 @@ def test_load_reports_missing_and_corrupt_files(trained, tmp_path):
   with open(meta_path, 'w') as f:
     json.dump(meta, f)
   with pytest.raises(ValueError, match='does not match the architecture'):
+    Defender.load(directory)
+
+
+def test_load_never_runs_code_from_a_model_file(trained, tmp_path):
+  """An HDF5 model with a Lambda layer, named generator.keras, is refused
+  before its code runs (Keras's load_model would run it)."""
+  marker = tmp_path / 'code_ran'
+  inputs = tf.keras.Input((4,))
+  outputs = tf.keras.layers.Lambda(
+      lambda t, path=str(marker): (open(path, 'w').close(), t)[1])(inputs)
+  tf.keras.Model(inputs, outputs).save(str(tmp_path / 'evil.h5'), save_format='h5')
+  marker.unlink(missing_ok=True)  # Saving traced the lambda once.
+  directory = trained.save(str(tmp_path / 'saved'))
+  shutil.copy(tmp_path / 'evil.h5', os.path.join(directory, 'generator.keras'))
+  with pytest.raises(ValueError, match='not a .keras .zip. file'):
+    Defender.load(directory)
+  assert not marker.exists()
+  # A zip that is not a .keras file is refused too, with the file named.
+  with zipfile.ZipFile(os.path.join(directory, 'generator.keras'), 'w') as f:
+    f.writestr('readme.txt', 'no weights here')
+  with pytest.raises(ValueError, match='generator.keras does not match the architecture'):
     Defender.load(directory)
 
 

@@ -72,6 +72,35 @@ def test_arm_rows_are_the_runs_of_one_arm(tmp_path):
   assert shown.splitlines()[2] == '| defense=anti_gan | 0.25 |'
 
 
+def test_reference_summary_and_verdict_tables(tmp_path):
+  rows = [{'run': 'defense=none', 'defense': 'none',
+           'reference.held_out_real.frechet_distance': '0.15',
+           'reference.other_class.frechet_distance': '10.5'}]
+  with open(tmp_path / 'sweep.csv', 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  references = notebook.reference_table(str(tmp_path)).data
+  assert '| held_out_real |' in references and '| other_class |' in references
+  with pytest.raises(FileNotFoundError, match='sweep over seeds'):
+    notebook.summary_table(str(tmp_path))
+  points = [{'point': 'defense=none', 'defense': 'none', 'num_seeds': '3', 'seeds': '0,1,2',
+             'riafi_ratio': '1', 'test_accuracy_ratio': '1', 'black_box.frechet_distance': '2',
+             'black_box.frechet_distance_ci95': '0.5'},
+            {'point': 'defense=anti_gan', 'defense': 'anti_gan', 'num_seeds': '3',
+             'seeds': '0,1,2', 'riafi_ratio': '0.95', 'test_accuracy_ratio': '1.02',
+             'black_box.frechet_distance': '4', 'black_box.frechet_distance_ci95': '1'}]
+  with open(tmp_path / 'sweep_summary.csv', 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(points[0]))
+    writer.writeheader()
+    writer.writerows(points)
+  assert '| defense=anti_gan | 3 |' in notebook.summary_table(str(tmp_path)).data
+  verdict = notebook.verdict_table(str(tmp_path)).data.splitlines()
+  assert verdict[0] == '## Verdict'
+  ranked = [line.split(' | ')[0] for line in verdict if line.startswith('| ')][2:]
+  assert ranked == ['| anti_gan', '| none']  # FD 4 leaks less than 2.
+
+
 def test_run_images_and_show_images_line_up_captions(tmp_path):
   images = np.zeros((4, 8, 8, 1), np.float32)
   plain = tmp_path / 'plain'
