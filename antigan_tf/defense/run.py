@@ -94,7 +94,7 @@ def run_defender(config: config_lib.DefenderRunConfig) -> DefenderRunResult:
   """
   x = _private_images(config)
   layout = layout_lib.DefenderLayout(config.output_dir)
-  os.makedirs(layout.root, exist_ok=True)
+  io.make_private_dir(layout.root)
   io.write_hparams_csv(layout.hparams_csv, config.to_flat())
 
   logging.info('Defender training on %s in %s.', devices.describe(),

@@ -63,6 +63,7 @@ from antigan_tf.metrics import class_leakage
 from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils import checks
 from antigan_tf.utils import settings
+from antigan_tf.utils.io import make_private_dir
 from antigan_tf.utils.io import read_csv_rows
 from antigan_tf.utils.io import write_csv_rows
 from antigan_tf.utils.io import read_hparams_csv
@@ -436,7 +437,8 @@ def run_sweep(
         rows=[collections.OrderedDict(run=run_name(p), **p) for p in configs], csv_path='',
         report_path='', failed=[], skipped=[], seconds=time.monotonic() - start)
   sweep = layout_lib.SweepLayout(os.path.abspath(output_dir))
-  os.makedirs(sweep.runs_dir, exist_ok=True)
+  make_private_dir(sweep.root)
+  make_private_dir(sweep.runs_dir)
   base_flagfile = os.path.abspath(base_flagfile)
   run_tff = run_tff or default_run_tff()
   write_json_atomic(sweep.sweep_json, {

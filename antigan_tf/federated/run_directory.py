@@ -15,6 +15,7 @@ from antigan_tf.federated import config as config_lib
 from antigan_tf.federated import victim as victim_lib
 from antigan_tf.utils import precision as precision_lib
 from antigan_tf.utils.io import format_hparam
+from antigan_tf.utils.io import make_private_dir
 from antigan_tf.utils.io import read_hparams_csv
 from antigan_tf.utils.io import write_hparams_csv
 
@@ -46,9 +47,10 @@ def hparams_record(config: config_lib.ExperimentConfig,
 
 
 def check_writable(output_dir: str) -> None:
-  """Creates `output_dir` and checks that files can be written in it."""
+  """Creates `output_dir` (private to the user if new) and checks that files
+  can be written in it."""
   try:
-    os.makedirs(output_dir, exist_ok=True)
+    make_private_dir(output_dir)
     with tempfile.NamedTemporaryFile(dir=output_dir, prefix='.write-test-'):
       pass
   except OSError as e:

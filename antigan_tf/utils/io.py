@@ -8,6 +8,21 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 
+# Output directories this library creates are private to the user: they hold
+# the victim's images (victim/real_target_class.png) and models trained on them.
+PRIVATE_DIR_MODE = 0o700
+
+
+def make_private_dir(path: str) -> str:
+  """Creates directory `path` (and its parents), the leaf with mode 0700.
+
+  An existing directory keeps its mode: `--output_dir=.` must not lock others
+  out of a directory the user chose.
+  """
+  os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
+  return path
+
+
 def write_hparams_csv(path: str, hparams: Mapping[str, Any]) -> str:
   """Writes hyperparameters as a two-column CSV (name,value), atomically.
 

@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import glob
 import os
+import stat
 import subprocess
 import sys
 
@@ -43,6 +44,7 @@ def test_cli_smoke_run_writes_every_output(repo_root, tmp_path):
       repo_root, f'--flagfile={repo_root}/configs/defender_smoke.flags', f'--output_dir={out_dir}')
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'exported 20 images' in proc.stdout, proc.stdout
+  assert stat.S_IMODE(os.stat(out_dir).st_mode) == 0o700  # Private to the user.
 
   hparams = {r['name']: r['value'] for r in _read_csv(out_dir / 'hparams.csv')}
   assert hparams['max_images'] == '32' and hparams['epochs'] == '1'

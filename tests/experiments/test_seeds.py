@@ -2,6 +2,7 @@
 
 import math
 import os
+import stat
 
 import pytest
 from scipy import stats
@@ -111,6 +112,7 @@ def test_a_sweep_over_seeds_writes_the_summary_and_its_report(tmp_path):
       arms=[{'defense': ['none']}, {'defense': ['dp']}], reference={'defense': 'none'},
       frontier=True, run_tff=str(fake), progress=False)
   assert not result.failed and len(result.rows) == 6
+  assert stat.S_IMODE(os.stat(tmp_path / 'sweep').st_mode) == 0o700  # Private to the user.
   with open(tmp_path / 'sweep' / 'sweep_summary.csv') as f:
     summary = list(__import__('csv').DictReader(f))
   assert [p['point'] for p in summary] == ['defense=none', 'defense=dp']

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -40,6 +41,8 @@ def test_smoke_flagfile_writes_the_metrics_csv_and_outputs(smoke_run):
   proc, out_dir = smoke_run['proc'], smoke_run['out_dir']
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'test accuracy' in proc.stdout
+  # The run directory holds the victim's images: private to the user.
+  assert stat.S_IMODE(os.stat(out_dir).st_mode) == 0o700
   # Where the GAN training ran is logged (here: no GPU).
   assert 'GAN training (defender, attackers, evaluation network) on CPU' in proc.stderr
   rows = _read_csv(out_dir / 'metrics.csv')
