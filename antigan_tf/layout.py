@@ -17,14 +17,15 @@ A federated run (`run_federated`, `bin/run_tff`):
   attack/gan/             round_NNNNN.png grids, latest.npz, samples_NNNNN.npz
                           (the samples scored per round) and leakage_curve.csv;
   attack/black_box/       reconstructions.png and reconstructions.npz;
-  leakage.json, utility.json, report.md.
+  leakage.json, utility.json, report.md;
+  .lock                   held by the process running it (`utils.locks`).
 
 A sweep (`run_sweep`): sweep.json, sweep.csv, runs/<name>/ (each a run),
-runs/<name>.log, plots/, report.md.
+runs/<name>.log, plots/, report.md, .lock.
 
 A defender directory (`Defender.fit`, `run_defender`): checkpoints/,
 defender_config.json, tensorboard/, images/, losses.csv; `run_defender` adds
-hparams.csv, defender/ (a saved `Defender`) and obfuscated.npz.
+hparams.csv, defender/ (a saved `Defender`), obfuscated.npz and .lock.
 
 The cache shared by runs ($ANTIGAN_TF_CACHE_DIR, ~/.cache/antigan_tf or
 --cache_dir), each file keyed by what defines it: evaluation/ (evaluation
@@ -42,6 +43,8 @@ PHASE_MARKER = '[antigan_tf phase]'
 PHASE_LINE = re.compile(re.escape(PHASE_MARKER) + r' ([^\n]*)')
 
 HPARAMS_FILE = 'hparams.csv'
+# The lock file of an output directory (`utils.locks`): one process at a time.
+LOCK_FILE = '.lock'
 METRICS_FILE = 'metrics.csv'
 LEAKAGE_FILE = 'leakage.json'
 UTILITY_FILE = 'utility.json'
@@ -76,6 +79,10 @@ class RunLayout:
   @property
   def hparams_csv(self) -> str:
     return self._path(HPARAMS_FILE)
+
+  @property
+  def lock_file(self) -> str:
+    return self._path(LOCK_FILE)
 
   @property
   def metrics_csv(self) -> str:
@@ -227,6 +234,10 @@ class SweepLayout:
     return os.path.join(self.root, self.SWEEP_JSON)
 
   @property
+  def lock_file(self) -> str:
+    return os.path.join(self.root, LOCK_FILE)
+
+  @property
   def sweep_csv(self) -> str:
     return os.path.join(self.root, self.SWEEP_CSV)
 
@@ -287,6 +298,10 @@ class DefenderLayout:
 
   def _path(self, name: str) -> str:
     return os.path.join(self.root, name)
+
+  @property
+  def lock_file(self) -> str:
+    return self._path(LOCK_FILE)
 
   @property
   def checkpoint_dir(self) -> str:

@@ -22,6 +22,7 @@ from antigan_tf.defense import defender as defender_lib
 from antigan_tf.utils import devices
 from antigan_tf.utils import io
 from antigan_tf.utils import precision as precision_lib
+from antigan_tf.utils import locks
 
 
 class DefenderRunResult(NamedTuple):
@@ -87,14 +88,23 @@ def run_defender(config: config_lib.DefenderRunConfig) -> DefenderRunResult:
 
   Raises:
     ValueError: a class the dataset does not have or has no images of, an
-      export or a mix ratio larger than the images allow, or an `output_dir`
-      holding a run with other settings. All before any output.
+      export or a mix ratio larger than the images allow, an `output_dir`
+      that is a file, holds a run with other settings or that another
+      process is running in (`locks.DirectoryInUseError`). All before any
+      output.
     DatasetNotFoundError: the dataset is not available offline.
     NonFiniteLossError: training diverged (the last good checkpoint is kept).
   """
   x = _private_images(config)
   layout = layout_lib.DefenderLayout(config.output_dir)
   io.make_private_dir(layout.root)
+  with locks.exclusive_lock(layout.lock_file, what=f'Defender directory {layout.root!r}'):
+    return _train_and_export(config, x, layout)
+
+
+def _train_and_export(config: config_lib.DefenderRunConfig, x: np.ndarray,
+                      layout: layout_lib.DefenderLayout) -> DefenderRunResult:
+  """`run_defender` once its directory is locked."""
   io.write_hparams_csv(layout.hparams_csv, config.to_flat())
 
   logging.info('Defender training on %s in %s.', devices.describe(),

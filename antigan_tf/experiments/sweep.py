@@ -62,6 +62,7 @@ from antigan_tf.federated import config as experiment_config
 from antigan_tf.metrics import class_leakage
 from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils import checks
+from antigan_tf.utils import locks
 from antigan_tf.utils import settings
 from antigan_tf.utils.io import make_private_dir
 from antigan_tf.utils.io import read_csv_rows
@@ -426,7 +427,9 @@ def run_sweep(
 
   Raises:
     ValueError: an unknown or reserved flag in the grid, arms or reference,
-      an empty value list, a missing flagfile, or a bad `parallel`.
+      an empty value list, a missing flagfile, a bad `parallel`, an
+      `output_dir` that is a file or that another sweep is running in
+      (`locks.DirectoryInUseError`).
   """
   start = time.monotonic()
   parallel = checks.check_int(parallel, 'parallel', 1)
@@ -438,38 +441,39 @@ def run_sweep(
         report_path='', failed=[], skipped=[], seconds=time.monotonic() - start)
   sweep = layout_lib.SweepLayout(os.path.abspath(output_dir))
   make_private_dir(sweep.root)
-  make_private_dir(sweep.runs_dir)
-  base_flagfile = os.path.abspath(base_flagfile)
-  run_tff = run_tff or default_run_tff()
-  write_json_atomic(sweep.sweep_json, {
-      'base_flagfile': base_flagfile,
-      'grid': {k: list(map(str, v)) for k, v in grid.items()},
-      'arms': [{k: list(map(str, v)) for k, v in a.items()} for a in arms],
-      'reference': dict(reference or {}),
-      'extra_flags': list(extra_flags), 'run_tff': run_tff,
-      'values_per_parameter': values_per_parameter,
-      'command': sys.argv}, sort_keys=False)
-  outcomes = _launch_runs(sweep, configs, run_tff=run_tff, base_flagfile=base_flagfile,
-                          extra_flags=extra_flags, parallel=parallel, progress=progress)
-  rows = [collect_row(sweep.run_dir(run_name(p)), p) for p in configs
-          if outcomes[run_name(p)] != 'failed']
-  if reference:
-    rows = add_reference_columns(rows, reference_of)
-  write_csv_rows(sweep.sweep_csv, rows)
-  summary = []
-  if seeds_lib.has_seeds(configs):
-    summary = seeds_lib.summarize_seeds(rows, {run_name(p): p for p in configs})
-    write_csv_rows(sweep.sweep_summary_csv, summary)
-  plot_paths, plot_notes = _plot(sweep, rows, plots=plots, plot_by=plot_by, frontier=frontier,
-                                 summary=summary)
-  failed = sorted(n for n, o in outcomes.items() if o == 'failed')
-  report_path = sweep_report.write_sweep_report(
-      sweep.root, rows, [p for p in plot_paths if p], configs=configs, failed=failed,
-      title=title, notes=plot_notes, preface=notes, summary=summary)
-  return SweepResult(
-      rows=rows, csv_path=sweep.sweep_csv, report_path=report_path, failed=failed,
-      skipped=sorted(n for n, o in outcomes.items() if o == 'skipped'),
-      seconds=time.monotonic() - start)
+  with locks.exclusive_lock(sweep.lock_file, what=f'Sweep directory {sweep.root!r}'):
+    make_private_dir(sweep.runs_dir)
+    base_flagfile = os.path.abspath(base_flagfile)
+    run_tff = run_tff or default_run_tff()
+    write_json_atomic(sweep.sweep_json, {
+        'base_flagfile': base_flagfile,
+        'grid': {k: list(map(str, v)) for k, v in grid.items()},
+        'arms': [{k: list(map(str, v)) for k, v in a.items()} for a in arms],
+        'reference': dict(reference or {}),
+        'extra_flags': list(extra_flags), 'run_tff': run_tff,
+        'values_per_parameter': values_per_parameter,
+        'command': sys.argv}, sort_keys=False)
+    outcomes = _launch_runs(sweep, configs, run_tff=run_tff, base_flagfile=base_flagfile,
+                            extra_flags=extra_flags, parallel=parallel, progress=progress)
+    rows = [collect_row(sweep.run_dir(run_name(p)), p) for p in configs
+            if outcomes[run_name(p)] != 'failed']
+    if reference:
+      rows = add_reference_columns(rows, reference_of)
+    write_csv_rows(sweep.sweep_csv, rows)
+    summary = []
+    if seeds_lib.has_seeds(configs):
+      summary = seeds_lib.summarize_seeds(rows, {run_name(p): p for p in configs})
+      write_csv_rows(sweep.sweep_summary_csv, summary)
+    plot_paths, plot_notes = _plot(sweep, rows, plots=plots, plot_by=plot_by, frontier=frontier,
+                                   summary=summary)
+    failed = sorted(n for n, o in outcomes.items() if o == 'failed')
+    report_path = sweep_report.write_sweep_report(
+        sweep.root, rows, [p for p in plot_paths if p], configs=configs, failed=failed,
+        title=title, notes=plot_notes, preface=notes, summary=summary)
+    return SweepResult(
+        rows=rows, csv_path=sweep.sweep_csv, report_path=report_path, failed=failed,
+        skipped=sorted(n for n, o in outcomes.items() if o == 'skipped'),
+        seconds=time.monotonic() - start)
 
 
 def _checked_grid(base_flagfile, grid, arms, reference, values_per_parameter):

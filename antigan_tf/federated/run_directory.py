@@ -3,6 +3,7 @@ directory may hold this run (fresh, resumable, or another configuration's).
 """
 
 import collections
+import contextlib
 import os
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ from antigan_tf import layout as layout_lib
 from antigan_tf.federated import checkpoints
 from antigan_tf.federated import config as config_lib
 from antigan_tf.federated import victim as victim_lib
+from antigan_tf.utils import locks
 from antigan_tf.utils import precision as precision_lib
 from antigan_tf.utils.io import format_hparam
 from antigan_tf.utils.io import make_private_dir
@@ -98,8 +100,20 @@ def check_existing_run(layout: layout_lib.RunLayout, hparams, *, overwrite: bool
         'Use another `output_dir`, or `overwrite=True` (--overwrite) to start over.')
 
 
-def prepare(layout: layout_lib.RunLayout, hparams, *, overwrite: bool) -> None:
-  """Checks the directory for this run, then writes its hparams.csv."""
+@contextlib.contextmanager
+def exclusive(layout: layout_lib.RunLayout):
+  """Creates the run directory and holds its lock for the `with` block.
+
+  Raises:
+    ValueError: the directory is not writable.
+    locks.DirectoryInUseError: another process is running in it.
+  """
   check_writable(layout.root)
+  with locks.exclusive_lock(layout.lock_file, what=f'Run directory {layout.root!r}'):
+    yield
+
+
+def prepare(layout: layout_lib.RunLayout, hparams, *, overwrite: bool) -> None:
+  """Checks the directory for this run (under its lock), then writes its hparams.csv."""
   check_existing_run(layout, hparams, overwrite=overwrite)
   write_hparams_csv(layout.hparams_csv, hparams)

@@ -5,7 +5,8 @@
 
   1. `run_setup.load_run_data`: load the dataset, partition it into victim /
      adversary / honest clients (nothing is written before this succeeds);
-  2. `run_directory.prepare`: the run directory and its hparams.csv;
+  2. `run_directory.exclusive` and `prepare`: the run directory, locked for
+     this process while it runs, and its hparams.csv;
   3. `run_setup.share_victim_data`: the victim's hook (`defense='anti_gan'`
      or a custom `victim_transform`) turns X into X' once, outside TFF,
      cached in the run directory;
@@ -91,8 +92,9 @@ def run_federated(config: config_lib.ExperimentConfig, *,
   Raises:
     ValueError: a `victim_transform` with a defense other than 'none' and 'dp'
       (those that transform the victim's data themselves), a partition the
-      data cannot give, bad worker addresses, an unwritable `output_dir`, or
-      one that holds another configuration's run. All before any output.
+      data cannot give, bad worker addresses, an unwritable `output_dir`, one
+      that holds another configuration's run, or one another process is
+      running in (`locks.DirectoryInUseError`). All before any output.
     CheckpointError: an unreadable checkpoint (nothing is deleted).
     WorkerLostError: a TFF worker died or became unreachable mid-run; the
       message names it and the checkpoint a re-run resumes from.
@@ -103,9 +105,17 @@ def run_federated(config: config_lib.ExperimentConfig, *,
   runtime = _build_runtime(config.workers)  # Addresses checked; nothing starts before `with`.
   data = run_setup.load_run_data(config)
   layout = layout_lib.RunLayout(os.path.abspath(config.output_dir))
-  run_directory.prepare(
-      layout, run_directory.hparams_record(config, victim_transform, runtime.worker_addresses),
-      overwrite=config.overwrite)
+  with run_directory.exclusive(layout):
+    run_directory.prepare(
+        layout, run_directory.hparams_record(config, victim_transform, runtime.worker_addresses),
+        overwrite=config.overwrite)
+    return _run_in_directory(config, layout, runtime, data, victim_transform)
+
+
+def _run_in_directory(config: config_lib.ExperimentConfig, layout: layout_lib.RunLayout,
+                      runtime: runtime_lib.ManagedRuntime, data: run_setup.RunData,
+                      victim_transform: Optional[victim_lib.VictimTransform]) -> FederatedResult:
+  """The run, once its directory is prepared and locked."""
   logging.info('%s GAN networks compute in %s (--precision=%s).', devices.training_devices_line(),
                precision_lib.resolve(config.precision), config.precision)
 

@@ -18,8 +18,16 @@ def make_private_dir(path: str) -> str:
 
   An existing directory keeps its mode: `--output_dir=.` must not lock others
   out of a directory the user chose.
+
+  Raises:
+    ValueError: `path` is a file, or cannot be created (the reason named).
   """
-  os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
+  try:
+    os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
+  except FileExistsError:
+    raise ValueError(f'{path!r} exists and is not a directory.') from None
+  except OSError as e:
+    raise ValueError(f'{path!r} cannot be created: {e.strerror or e}.') from None
   return path
 
 

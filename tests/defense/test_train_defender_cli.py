@@ -12,7 +12,9 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from antigan_tf import layout
 from antigan_tf.defense.config import DefenderConfig
+from antigan_tf.utils import locks
 
 
 def _run_cli(repo_root, *args):
@@ -107,3 +109,25 @@ def test_cli_requires_output_dir(repo_root):
   assert proc.returncode == 2
   assert proc.stderr.strip().splitlines()[-1] == (
       'train_defender: error: --output_dir is required (or set it in the flagfile).')
+
+
+def test_a_second_process_on_the_output_dir_is_refused(repo_root, tmp_path):
+  out_dir = tmp_path / 'run'
+  out_dir.mkdir()
+  with locks.exclusive_lock(layout.DefenderLayout(str(out_dir)).lock_file, what='test'):
+    proc = _run_cli(repo_root, f'--flagfile={repo_root}/configs/defender_smoke.flags',
+                    f'--output_dir={out_dir}')
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert proc.stderr.strip().splitlines()[-1].startswith(
+      f"train_defender: error: Defender directory '{out_dir}' is in use by pid {os.getpid()}")
+  assert sorted(os.listdir(out_dir)) == ['.lock']
+
+
+def test_an_output_dir_that_is_a_file_is_one_line(repo_root, tmp_path):
+  blocker = tmp_path / 'file'
+  blocker.write_text('x')
+  proc = _run_cli(repo_root, f'--flagfile={repo_root}/configs/defender_smoke.flags',
+                  f'--output_dir={blocker}')
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert proc.stderr.strip().splitlines()[-1] == (
+      f"train_defender: error: '{blocker}' exists and is not a directory.")

@@ -9,9 +9,11 @@ import sys
 import pytest
 
 import helpers
+from antigan_tf import layout
 from antigan_tf.experiments import plots
 from antigan_tf.experiments import sweep
 from antigan_tf.experiments import sweep_report
+from antigan_tf.utils import locks
 
 
 def test_parse_and_expand_grid():
@@ -273,6 +275,25 @@ def test_cli_rejects_unknown_and_reserved_parameters(repo_root, tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     last_line = proc.stderr.strip().splitlines()[-1]
     assert last_line.startswith('run_sweep: error:') and message in last_line
+
+
+def test_cli_refuses_a_sweep_directory_in_use_or_a_file(repo_root, tmp_path):
+  out = tmp_path / 'sweep'
+  out.mkdir()
+  blocker = tmp_path / 'file'
+  blocker.write_text('x')
+  cases = ((out, f"run_sweep: error: Sweep directory '{out}' is in use by pid {os.getpid()}"),
+           (blocker, f"run_sweep: error: '{blocker}' exists and is not a directory."))
+  with locks.exclusive_lock(layout.SweepLayout(str(out)).lock_file, what='test'):
+    for output_dir, message in cases:
+      proc = subprocess.run(
+          [sys.executable, os.path.join(repo_root, 'bin', 'run_sweep'),
+           f'--output_dir={output_dir}', f'--base_flagfile={repo_root}/configs/smoke.flags',
+           '--arm=defense=none'],
+          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+      assert proc.returncode == 2, proc.stderr[-2000:]
+      assert proc.stderr.strip().splitlines()[-1].startswith(message)
+  assert sorted(os.listdir(out)) == ['.lock']
 
 
 def test_collect_row_averages_riafi_over_the_last_rounds(tmp_path):

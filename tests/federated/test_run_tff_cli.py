@@ -13,6 +13,8 @@ import time
 import pytest
 
 import helpers
+from antigan_tf import layout
+from antigan_tf.utils import locks
 
 
 def _read_csv(path):
@@ -261,3 +263,17 @@ def test_a_killed_worker_stops_the_run_naming_it_and_a_rerun_resumes(smoke_run, 
   assert [int(r['round']) for r in rows] == [1, 2, 3]
   assert rows[0] == rows_before[0]
   assert set(helpers.worker_pids()) <= before
+
+
+def test_a_second_process_on_a_run_directory_is_refused_before_any_output(repo_root, tmp_path):
+  out_dir = tmp_path / 'run'
+  out_dir.mkdir()
+  # This process holds the run directory, as a running run_tff would.
+  with locks.exclusive_lock(layout.RunLayout(str(out_dir)).lock_file, what='test'):
+    proc = _run_cli(repo_root, f'--flagfile={repo_root}/configs/smoke.flags',
+                    f'--output_dir={out_dir}')
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert proc.stderr.strip().splitlines()[-1] == (
+      f"run_tff: error: Run directory '{out_dir}' is in use by pid {os.getpid()}: wait for it "
+      'to finish, or use another output directory.')
+  assert sorted(os.listdir(out_dir)) == ['.lock']  # Nothing written.
