@@ -8,7 +8,6 @@ it, and writes X' (the projected, obfuscated images) for sharing. The files
 are listed in `antigan_tf.layout.DefenderLayout`.
 """
 
-import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
