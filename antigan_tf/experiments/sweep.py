@@ -56,6 +56,7 @@ import tqdm
 from antigan_tf import layout as layout_lib
 from antigan_tf.layout import run_name
 from antigan_tf.experiments import plots as plots_lib
+from antigan_tf.experiments import run_flags
 from antigan_tf.experiments import seeds as seeds_lib
 from antigan_tf.experiments import sweep_report
 from antigan_tf.federated import config as experiment_config
@@ -71,7 +72,7 @@ from antigan_tf.utils.io import read_hparams_csv
 from antigan_tf.utils.io import write_json_atomic
 
 # run_tff flags a grid may not set: the sweep owns them.
-_RESERVED = frozenset({'output_dir', 'flagfile', 'overwrite', 'progress'})
+_RESERVED = run_flags.RESERVED
 _POLL_SECONDS = 2.0
 RIAFI_ROUNDS = sweep_report.RIAFI_ROUNDS
 _ROUNDS_DEFAULT = experiment_config.FederationConfig().rounds
@@ -426,15 +427,20 @@ def run_sweep(
     A `SweepResult`.
 
   Raises:
-    ValueError: an unknown or reserved flag in the grid, arms or reference,
-      an empty value list, a missing flagfile, a bad `parallel`, an
-      `output_dir` that is a file or that another sweep is running in
-      (`locks.DirectoryInUseError`).
+    ValueError: an unknown or reserved flag in the grid, arms, reference or
+      extra flags, an empty value list, a missing flagfile, a run whose
+      flags run_tff would refuse (`run_flags.check_runs`), a bad `parallel`,
+      an `output_dir` that is a file or that another sweep is running in
+      (`locks.DirectoryInUseError`). All checked by a dry run too, bar the last.
   """
   start = time.monotonic()
   parallel = checks.check_int(parallel, 'parallel', 1)
   grid, arms = _checked_grid(base_flagfile, grid, arms, reference, values_per_parameter)
+  run_flags.check_extra_flags(extra_flags)
   configs, reference_of = _planned_configurations(grid, arms, reference)
+  run_flags.check_runs(base_flagfile, configs, extra_flags)
+  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise ValueError(f'{output_dir!r} exists and is not a directory.')
   if dry_run:
     return SweepResult(
         rows=[collections.OrderedDict(run=run_name(p), **p) for p in configs], csv_path='',

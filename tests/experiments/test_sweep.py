@@ -372,3 +372,31 @@ def test_sweep_report_leads_with_the_reference_rows():
   table = '\n'.join(lines)
   assert '| held_out_real | 500 | 0.01 |' in table and '| black |  | 9.5 |' in table
   assert sweep_report.reference_table([{'run': 'x'}]) == []
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'grid': {'rounds': ['abc']}}, r"^Run rounds=abc,defense=none: flag --rounds=abc: invalid literal"),
+    ({'arms': [{'defense': ['anti_gan'], 'defender_mix_ratio': ['-1']}]},
+     r'^Run defense=anti_gan,defender_mix_ratio=-1: --defender_mix_ratio must be finite'),
+    ({'extra_flags': ['--output_dir=elsewhere']}, r'--output_dir is set by the sweep itself'),
+    ({'extra_flags': ['--overwrite']}, r'--overwrite is set by the sweep itself'),
+    ({'extra_flags': ['--nooverwrite']}, r'--overwrite is set by the sweep itself'),
+    ({'extra_flags': ['--no_such_flag=1']}, r'--no_such_flag is not a flag of run_tff'),
+    ({'extra_flags': ['rounds=2']}, r'must be --name=value'),
+    ({'output_dir': 'FILE'}, r'exists and is not a directory'),
+])
+def test_a_dry_run_refuses_what_a_real_run_would(repo_root, tmp_path, kwargs, message):
+  blocker = tmp_path / 'file'
+  blocker.write_text('x')
+  arguments = {'output_dir': str(tmp_path / 'sweep'), 'arms': [{'defense': ['none']}],
+               'base_flagfile': os.path.join(repo_root, 'configs', 'smoke.flags'), **kwargs}
+  if arguments['output_dir'] == 'FILE':
+    arguments['output_dir'] = str(blocker)
+  with pytest.raises(ValueError, match=message):
+    sweep.run_sweep(dry_run=True, progress=False, **arguments)
+  assert not (tmp_path / 'sweep').exists()
+  # The same sweep with good values plans its runs.
+  good = sweep.run_sweep(output_dir=str(tmp_path / 'sweep'), dry_run=True, progress=False,
+                         base_flagfile=arguments['base_flagfile'], arms=[{'defense': ['none']}],
+                         extra_flags=['--rounds=2'])
+  assert [r['run'] for r in good.rows] == ['defense=none']
