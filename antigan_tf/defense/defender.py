@@ -50,7 +50,8 @@ CHECKPOINTS_TO_KEEP = 3
 _FILES = layout_lib.DefenderLayout
 
 
-def _check_labels(y, num_images: int, name: str = 'y') -> np.ndarray:
+def _check_labels(y, num_images: int, name: str = 'y', *,
+                  num_classes: Optional[int] = None) -> np.ndarray:
   if isinstance(y, (tf.Tensor, tf.Variable)):
     y = y.numpy()
   array = np.asarray(y)
@@ -61,6 +62,10 @@ def _check_labels(y, num_images: int, name: str = 'y') -> np.ndarray:
         f'`{name}` must have shape ({num_images},) (one label per image), got {array.shape}.')
   if not np.issubdtype(array.dtype, np.integer):
     raise ValueError(f'`{name}` must hold integer labels, got dtype {array.dtype}.')
+  bad = sorted({int(v) for v in array if v < 0 or (num_classes is not None and v >= num_classes)})
+  if bad:
+    allowed = 'non-negative' if num_classes is None else f'in [0, {num_classes})'
+    raise ValueError(f'`{name}` must hold labels {allowed}, got {bad[:10]}.')
   return array
 
 
@@ -391,6 +396,7 @@ class Defender:
       *,
       mix_ratio: Optional[float] = None,
       progress: bool = True,
+      num_classes: Optional[int] = None,
   ) -> tuple[np.ndarray, np.ndarray]:
     """Projects `x` onto the generator's range and optionally mixes in reals.
 
@@ -410,6 +416,8 @@ class Defender:
       y: (N,) integer labels.
       mix_ratio: MR = #real / #generated; default `config.mix_ratio`.
       progress: show a progress bar over the projection chunks.
+      num_classes: the dataset's number of classes: labels outside [0,
+        num_classes) are refused (negative labels always are).
 
     Returns:
       (x_prime float32 (M, H, W, C), y_prime (M,) with `y`'s dtype), M = N
@@ -417,14 +425,19 @@ class Defender:
 
     Raises:
       ValueError: bad `x`, `y` or `mix_ratio`.
+      RuntimeError: the defender is not trained (neither `fit` nor `load`):
+        its generator would draw noise.
     """
     return self._obfuscate(
         x, y, mix_ratio=mix_ratio, progress=progress,
-        batch_size=self.config.projection_batch_size)
+        batch_size=self.config.projection_batch_size, num_classes=num_classes)
 
-  def _obfuscate(self, x, y, *, mix_ratio, progress, batch_size):
+  def _obfuscate(self, x, y, *, mix_ratio, progress, batch_size, num_classes=None):
+    if self.epoch == 0:
+      raise RuntimeError('The defender is not trained: call fit(x) or Defender.load(directory) '
+                         'before obfuscating (an untrained generator draws noise).')
     x = images_lib.check_images(x, 'x', image_shape=self.image_shape)
-    y = _check_labels(y, x.shape[0])
+    y = _check_labels(y, x.shape[0], num_classes=num_classes)
     c = self.config
     # The same check as the `mix_ratio` setting's (mixing checks the count).
     mix_ratio = c.mix_ratio if mix_ratio is None else checks.check_non_negative_float(

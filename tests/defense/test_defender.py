@@ -276,6 +276,19 @@ def test_obfuscate_shapes_labels_and_mixing(trained):
     trained.obfuscate(x, y[:9], progress=False)
   with pytest.raises(ValueError, match='integer labels'):
     trained.obfuscate(x, y.astype(np.float32), progress=False)
+  with pytest.raises(ValueError, match=r'labels non-negative, got \[-1\]'):
+    trained.obfuscate(x, np.where(y == y[0], -1, y), progress=False)
+  with pytest.raises(ValueError, match=r'labels in \[0, 10\), got \[255\]'):
+    trained.obfuscate(x, np.where(y == y[0], 255, y), progress=False, num_classes=10)
+
+
+def test_an_untrained_defender_refuses_to_obfuscate():
+  defender = Defender(_SHAPE, **_TINY)
+  with pytest.raises(RuntimeError, match='not trained: call fit'):
+    defender.obfuscate(_images(4), np.zeros(4, np.int64), progress=False)
+  dataset = tf.data.Dataset.from_tensor_slices((_images(4), np.zeros(4, np.int64)))
+  with pytest.raises(RuntimeError, match='not trained'):
+    dataset.apply(defender.as_dataset_transform())
 
 
 def test_as_dataset_transform_matches_obfuscate(trained):
