@@ -29,6 +29,7 @@ import threading
 import zipfile
 from typing import NamedTuple, Optional
 
+from absl import logging
 import numpy as np
 
 DATASET_NAMES = ('mnist', 'fashion_mnist', 'cifar10')
@@ -176,9 +177,14 @@ def load_local(
 
   Args:
     path: Directory or `.npz` file.
-    split: 'train' or 'test' (ignored for an npz holding plain `x`/`y`).
+    split: 'train' or 'test'. An npz holding plain `x`/`y` (no
+      `x_train`/`x_test`) is split here: a seeded, stratified 1/7 of each
+      class is the test split, the rest the train split, the same on every
+      call, so no test image is a training image.
     name: Name stored in the result and used in error messages.
-    num_classes: Label count; inferred as max label + 1 if None.
+    num_classes: Label count; if None, the train split's largest label + 1,
+      and every label below it must have an image (a stray label 255 would
+      otherwise make a 256-class model).
 
   Returns:
     The validated `ImageDataset`.
@@ -196,12 +202,58 @@ def load_local(
         + ('it does not exist. ' if not os.path.exists(path) else '')
         + f'Expected {_expected_files(split)}.', looked=(path,))
   x, y = _read(found, split)
+  if _serves_both_splits(found, path, name):
+    x, y = _held_out_split(x, y, split, found.source)
+  if num_classes is None and split == 'train':
+    _check_no_label_gaps(y, found.source)
   return _finish(name, split, x, y, found.source, num_classes=num_classes)
+
+
+# A plain x/y npz: the share of each class held out as its test split.
+PLAIN_NPZ_TEST_FRACTION = 1 / 7
+_PLAIN_NPZ_SPLIT_SEED = 0
+
+
+def _serves_both_splits(found: _Found, path: str, name: str) -> bool:
+  """Whether one plain x/y .npz is what both splits would read."""
+  if found.kind != 'npz':
+    return False
+  keys = set(_npz_keys(found.paths[0]))
+  if not {'x', 'y'} <= keys or {'x_train', 'x_test'} & keys:
+    return False
+  both = [_detect(path, s, name) for s in SPLITS]
+  return all(f is not None and f.paths == found.paths for f in both)
+
+
+def _held_out_split(x: np.ndarray, y: np.ndarray, split: str, source: str):
+  """The train or test part of a plain x/y set: per class, a seeded
+  `PLAIN_NPZ_TEST_FRACTION` (rounded; none of a class with one image) is test."""
+  labels = np.asarray(y).reshape(len(y), -1)[:, 0]
+  rng = np.random.default_rng(_PLAIN_NPZ_SPLIT_SEED)
+  test = np.zeros(len(labels), bool)
+  for c in np.unique(labels):
+    members = rng.permutation(np.flatnonzero(labels == c))
+    test[members[:int(round(len(members) * PLAIN_NPZ_TEST_FRACTION))]] = True
+  logging.info('%s holds plain x/y: %d of its %d images (1/7 of each class, seed %d) are the '
+               'test split, the rest the train split.', source, int(test.sum()), len(labels),
+               _PLAIN_NPZ_SPLIT_SEED)
+  keep = test if split == 'test' else ~test
+  return x[keep], y[keep]
+
+
+def _check_no_label_gaps(y: np.ndarray, source: str) -> None:
+  labels = np.unique(np.asarray(y).reshape(len(y), -1)[:, 0])
+  if len(labels) and labels.min() >= 0 and len(labels) != int(labels.max()) + 1:
+    shown = ', '.join(str(v) for v in labels[:12]) + (', ...' if len(labels) > 12 else '')
+    raise ValueError(f'{source}: the labels found ({shown}) leave classes of 0..{labels.max()} '
+                     'without an image; relabel them 0..K-1, or give the class count '
+                     '(num_classes, --num_classes) if that is meant.')
 
 
 def load_dataset(
     name: str, *, split: str = 'train', data_dir: Optional[str] = None,
     download: Optional[bool] = None, tfds_data_dir: Optional[str] = None,
+    num_classes: Optional[int] = None,
 ) -> ImageDataset:
   """Loads a named dataset split from the first source that has it.
 
@@ -218,6 +270,7 @@ def load_dataset(
       never (no probe). True: always, without a probe.
     tfds_data_dir: TFDS data directory (default `$TFDS_DATA_DIR` or
       `~/tensorflow_datasets`).
+    num_classes: with name='local': the label count (see `load_local`).
 
   Returns:
     The validated `ImageDataset` with read-only arrays.
@@ -231,7 +284,9 @@ def load_dataset(
   if name == 'local':
     if data_dir is None:
       raise ValueError("name='local' needs data_dir=<directory or .npz file>.")
-    return load_local(data_dir, split=split)
+    return load_local(data_dir, split=split, num_classes=num_classes)
+  if num_classes is not None:
+    raise ValueError(f'num_classes applies to name=\'local\' only; {name} has {_NUM_CLASSES}.')
   if name not in DATASET_NAMES:
     raise ValueError(f'Unknown dataset {name!r}; valid names: '
                      f'{", ".join(DATASET_NAMES)} (or "local" with data_dir).')

@@ -159,6 +159,10 @@ class DefenderRunConfig:
   data_dir: Optional[str] = setting(
       None, 'Directory searched first for the dataset files (IDX, .npz or CIFAR batches).',
       checks.text())
+  num_classes: Optional[int] = setting(
+      None, 'With --dataset=local: the number of classes (labels in [0, N)). Default: the '
+      'largest training label + 1, with an image of every label below it.',
+      checks.optional(checks.integer(2)))
   target_class: int = setting(
       6, 'The victim\'s private class; the defender trains on its images only.',
       _NON_NEGATIVE_INT)
@@ -183,6 +187,10 @@ class DefenderRunConfig:
 
   def __post_init__(self):
     settings.check_settings(self)
+    if self.num_classes is not None and self.dataset != 'local':
+      raise settings.SettingError(
+          '--num_classes', f'applies to --dataset=local only (got --dataset={self.dataset}).',
+          renamed=True)
     if self.max_images is not None and self.export_count is not None:
       if self.export_count > self.max_images:
         raise settings.SettingError(

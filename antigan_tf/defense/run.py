@@ -50,7 +50,8 @@ class DefenderRunResult(NamedTuple):
 
 def _private_images(config: config_lib.DefenderRunConfig) -> np.ndarray:
   """The target class's train images; checks what needs the data, before any write."""
-  data = sources.load_dataset(config.dataset, split='train', data_dir=config.data_dir)
+  data = sources.load_dataset(config.dataset, split='train', data_dir=config.data_dir,
+                              num_classes=config.num_classes)
   if not config.target_class < data.num_classes:
     raise ValueError(
         f'--target_class must be in [0, {data.num_classes}) for {config.dataset}, got '

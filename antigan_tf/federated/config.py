@@ -58,6 +58,10 @@ class FederationConfig:
   data_dir: Optional[str] = setting(
       None, 'Directory searched first for the dataset files (IDX, .npz or CIFAR batches).',
       checks.text())
+  num_classes: Optional[int] = setting(
+      None, 'With --dataset=local: the number of classes (labels in [0, N)). Default: the '
+      'largest training label + 1, with an image of every label below it.',
+      checks.optional(checks.integer(2)))
   num_clients: int = setting(
       10, 'K: total clients (victim, adversary and honest ones).', _POSITIVE_INT)
   clients_per_round: int = setting(
@@ -95,6 +99,9 @@ class FederationConfig:
 
   def __post_init__(self):
     settings.check_settings(self)
+    if self.num_classes is not None and self.dataset != 'local':
+      raise _flag_error('num_classes', f'applies to --dataset=local only (got --dataset='
+                        f'{self.dataset}).')
     if self.clients_per_round > self.num_clients:
       raise _flag_error('clients_per_round', f'({self.clients_per_round}) must not exceed '
                         f'--num_clients ({self.num_clients}).')

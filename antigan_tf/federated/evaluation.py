@@ -81,7 +81,7 @@ def _judge(config: config_lib.ExperimentConfig, data: run_setup.RunData) -> _Jud
   network = metrics_lib.load_or_train_evaluation_network(
       layout_lib.CacheLayout(evaluation.cache_dir).evaluation_dir,
       dataset=federation.dataset, data_dir=federation.data_dir,
-      epochs=evaluation.evaluation_epochs, seed=federation.seed,
+      num_classes=federation.num_classes, epochs=evaluation.evaluation_epochs, seed=federation.seed,
       max_train_examples=evaluation.evaluation_max_train_examples, precision=config.precision,
       progress=config.progress)
   test = data.full_test  # No client holds it.

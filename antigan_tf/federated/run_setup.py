@@ -80,8 +80,10 @@ def load_run_data(experiment: config_lib.ExperimentConfig) -> RunData:
     DatasetNotFoundError: the dataset is not available offline.
   """
   config = experiment.federation
-  train = sources.load_dataset(config.dataset, split='train', data_dir=config.data_dir)
-  test = sources.load_dataset(config.dataset, split='test', data_dir=config.data_dir)
+  train = sources.load_dataset(config.dataset, split='train', data_dir=config.data_dir,
+                               num_classes=config.num_classes)
+  test = sources.load_dataset(config.dataset, split='test', data_dir=config.data_dir,
+                              num_classes=train.num_classes)
   partition = partition_lib.partition_clients(
       train.y,
       num_classes=train.num_classes,

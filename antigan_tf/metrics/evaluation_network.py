@@ -207,6 +207,7 @@ def load_or_train_evaluation_network(
     *,
     dataset: str = 'fashion_mnist',
     data_dir: Optional[str] = None,
+    num_classes: Optional[int] = None,
     epochs: int = DEFAULT_EPOCHS,
     seed: int = 0,
     precision: str = 'float32',
@@ -219,6 +220,7 @@ def load_or_train_evaluation_network(
     cache_dir: directory of the cache (created if needed).
     dataset: a name accepted by `sources.load_dataset`.
     data_dir: passed to `load_dataset`.
+    num_classes: passed to `load_dataset` (local data only).
     epochs: training epochs.
     seed: initialisation and shuffling seed.
     precision: 'float32', 'mixed_bfloat16' or 'auto' (`utils.precision`): the
@@ -241,7 +243,7 @@ def load_or_train_evaluation_network(
   if max_train_examples is not None:
     max_train_examples = checks.check_int(max_train_examples, 'max_train_examples', 1)
   precision = precision_lib.resolve(precision)
-  data = sources.load_dataset(dataset, split='train', data_dir=data_dir)
+  data = sources.load_dataset(dataset, split='train', data_dir=data_dir, num_classes=num_classes)
   x, y = data.x, data.y
   if max_train_examples is not None:
     x, y = x[:max_train_examples], y[:max_train_examples]

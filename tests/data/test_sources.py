@@ -125,8 +125,29 @@ def test_split_npz_files_in_dir_and_single_xy_file(tmp_path):
   assert len(sources.load_local(tmp_path, split='train').x) == 5
   test = sources.load_local(tmp_path, split='test')
   assert len(test.x) == 2 and list(test.y) == [1, 2] and test.num_classes == 3
-  # A single x/y file ignores the split.
-  assert len(sources.load_local(tmp_path / 'test.npz', split='train').x) == 2
+
+
+def test_a_single_xy_file_is_split_into_disjoint_train_and_test_parts(tmp_path):
+  x = _images(70, seed=3)
+  y = np.repeat(np.arange(10), 7)
+  np.savez(tmp_path / 'data.npz', x=x, y=y)
+  for path in (tmp_path / 'data.npz', tmp_path):  # The file, or the directory holding it.
+    train = sources.load_local(path, split='train')
+    test = sources.load_local(path, split='test')
+    assert len(train.x) == 60 and len(test.x) == 10  # 1/7 of each class held out.
+    assert sorted(test.y.tolist()) == list(range(10)) and train.num_classes == 10
+    train_rows = {r.tobytes() for r in train.x}
+    assert not any(r.tobytes() in train_rows for r in test.x)  # No test image is trained on.
+    again = sources.load_local(path, split='test')
+    np.testing.assert_array_equal(again.x, test.x)  # The same split on every call.
+
+
+def test_label_gaps_are_an_error_unless_num_classes_says_so(tmp_path):
+  y = np.array([0, 1, 2, 255] * 2)
+  np.savez(tmp_path / 'train.npz', x=_images(8), y=y)
+  with pytest.raises(ValueError, match=r'labels found \(0, 1, 2, 255\) leave classes of 0..255'):
+    sources.load_local(tmp_path, split='train')
+  assert sources.load_local(tmp_path, split='train', num_classes=256).num_classes == 256
 
 
 def test_npz_with_wrong_keys_is_rejected(tmp_path):
@@ -179,8 +200,12 @@ def test_named_dataset_with_wrong_image_shape(tmp_path):
 def test_load_dataset_local_name(tmp_path):
   np.savez(tmp_path / 'train.npz', x=np.zeros((2, 8, 8, 3), np.float32),
            y=np.array([0, 3]))
-  ds = sources.load_dataset('local', data_dir=str(tmp_path))
+  ds = sources.load_dataset('local', data_dir=str(tmp_path), num_classes=4)
   assert ds.name == 'local' and ds.num_classes == 4 and ds.x.shape[-1] == 3
+  with pytest.raises(ValueError, match=r'labels found \(0, 3\)'):
+    sources.load_dataset('local', data_dir=str(tmp_path))
+  with pytest.raises(ValueError, match="num_classes applies to name='local' only"):
+    sources.load_dataset('mnist', data_dir=str(tmp_path), num_classes=4)
   with pytest.raises(ValueError, match='needs data_dir'):
     sources.load_dataset('local')
 

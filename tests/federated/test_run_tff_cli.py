@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 import helpers
@@ -277,3 +278,17 @@ def test_a_second_process_on_a_run_directory_is_refused_before_any_output(repo_r
       f"run_tff: error: Run directory '{out_dir}' is in use by pid {os.getpid()}: wait for it "
       'to finish, or use another output directory.')
   assert sorted(os.listdir(out_dir)) == ['.lock']  # Nothing written.
+
+
+def test_a_stray_label_in_local_data_is_one_line_naming_the_labels(repo_root, tmp_path):
+  rng = np.random.default_rng(0)
+  y = np.concatenate([np.repeat(np.arange(10), 20), [255]])
+  np.savez(tmp_path / 'data.npz', x=rng.integers(0, 256, (len(y), 28, 28), np.uint8), y=y)
+  proc = _run_cli(repo_root, f'--flagfile={repo_root}/configs/smoke.flags', '--dataset=local',
+                  f'--data_dir={tmp_path / "data.npz"}', f'--output_dir={tmp_path / "run"}')
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  last_line = proc.stderr.strip().splitlines()[-1]
+  assert last_line.startswith('run_tff: error: ')
+  assert 'labels found (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 255)' in last_line
+  assert '--num_classes' in last_line
+  assert not (tmp_path / 'run').exists()
