@@ -29,8 +29,9 @@ import threading
 import zipfile
 from typing import NamedTuple, Optional
 
-from absl import logging
 import numpy as np
+
+from antigan_tf.data import splits
 
 DATASET_NAMES = ('mnist', 'fashion_mnist', 'cifar10')
 SPLITS = ('train', 'test')
@@ -203,15 +204,10 @@ def load_local(
         + f'Expected {_expected_files(split)}.', looked=(path,))
   x, y = _read(found, split)
   if _serves_both_splits(found, path, name):
-    x, y = _held_out_split(x, y, split, found.source)
+    x, y = splits.held_out_split(x, y, split, found.source)
   if num_classes is None and split == 'train':
-    _check_no_label_gaps(y, found.source)
+    splits.check_no_label_gaps(y, found.source)
   return _finish(name, split, x, y, found.source, num_classes=num_classes)
-
-
-# A plain x/y npz: the share of each class held out as its test split.
-PLAIN_NPZ_TEST_FRACTION = 1 / 7
-_PLAIN_NPZ_SPLIT_SEED = 0
 
 
 def _serves_both_splits(found: _Found, path: str, name: str) -> bool:
@@ -223,31 +219,6 @@ def _serves_both_splits(found: _Found, path: str, name: str) -> bool:
     return False
   both = [_detect(path, s, name) for s in SPLITS]
   return all(f is not None and f.paths == found.paths for f in both)
-
-
-def _held_out_split(x: np.ndarray, y: np.ndarray, split: str, source: str):
-  """The train or test part of a plain x/y set: per class, a seeded
-  `PLAIN_NPZ_TEST_FRACTION` (rounded; none of a class with one image) is test."""
-  labels = np.asarray(y).reshape(len(y), -1)[:, 0]
-  rng = np.random.default_rng(_PLAIN_NPZ_SPLIT_SEED)
-  test = np.zeros(len(labels), bool)
-  for c in np.unique(labels):
-    members = rng.permutation(np.flatnonzero(labels == c))
-    test[members[:int(round(len(members) * PLAIN_NPZ_TEST_FRACTION))]] = True
-  logging.info('%s holds plain x/y: %d of its %d images (1/7 of each class, seed %d) are the '
-               'test split, the rest the train split.', source, int(test.sum()), len(labels),
-               _PLAIN_NPZ_SPLIT_SEED)
-  keep = test if split == 'test' else ~test
-  return x[keep], y[keep]
-
-
-def _check_no_label_gaps(y: np.ndarray, source: str) -> None:
-  labels = np.unique(np.asarray(y).reshape(len(y), -1)[:, 0])
-  if len(labels) and labels.min() >= 0 and len(labels) != int(labels.max()) + 1:
-    shown = ', '.join(str(v) for v in labels[:12]) + (', ...' if len(labels) > 12 else '')
-    raise ValueError(f'{source}: the labels found ({shown}) leave classes of 0..{labels.max()} '
-                     'without an image; relabel them 0..K-1, or give the class count '
-                     '(num_classes, --num_classes) if that is meant.')
 
 
 def load_dataset(

@@ -82,8 +82,10 @@ def load_run_data(experiment: config_lib.ExperimentConfig) -> RunData:
   config = experiment.federation
   train = sources.load_dataset(config.dataset, split='train', data_dir=config.data_dir,
                                num_classes=config.num_classes)
-  test = sources.load_dataset(config.dataset, split='test', data_dir=config.data_dir,
-                              num_classes=train.num_classes)
+  # Local data's test split is read with the train split's class count.
+  test = sources.load_dataset(
+      config.dataset, split='test', data_dir=config.data_dir,
+      num_classes=train.num_classes if config.dataset == 'local' else None)
   partition = partition_lib.partition_clients(
       train.y,
       num_classes=train.num_classes,
