@@ -17,6 +17,7 @@ from antigan_tf.federated import victim as victim_lib
 from antigan_tf.utils import locks
 from antigan_tf.utils import precision as precision_lib
 from antigan_tf.utils.io import format_hparam
+from antigan_tf.utils.io import read_csv_rows
 from antigan_tf.utils.io import make_private_dir
 from antigan_tf.utils.io import read_hparams_csv
 from antigan_tf.utils.io import write_hparams_csv
@@ -75,7 +76,8 @@ def check_existing_run(layout: layout_lib.RunLayout, hparams, *, overwrite: bool
 
   Raises:
     CheckpointError: checkpoints without hparams.csv.
-    ValueError: the directory holds a different configuration's run.
+    ValueError: the directory holds a different configuration's run, or
+      more rounds than `hparams` asks for.
   """
   if overwrite:
     _delete_outputs(layout)
@@ -98,6 +100,21 @@ def check_existing_run(layout: layout_lib.RunLayout, hparams, *, overwrite: bool
     raise ValueError(
         f'{layout.root!r} holds a checkpoint of a different configuration: {details}. '
         'Use another `output_dir`, or `overwrite=True` (--overwrite) to start over.')
+  done, asked = _rounds_done(layout), int(current.get('rounds', 0) or 0)
+  if done > asked:
+    # Its results are round `done`'s: reported as `asked` rounds, they would lie.
+    raise ValueError(
+        f'{layout.root!r} holds a run of {done} rounds, more than --rounds={asked}. Use '
+        f'--rounds={done} or more to extend it, another `output_dir`, or `overwrite=True` '
+        '(--overwrite) to start over.')
+
+
+def _rounds_done(layout: layout_lib.RunLayout) -> int:
+  """The last round in metrics.csv (0 without one)."""
+  if not os.path.exists(layout.metrics_csv):
+    return 0
+  _, rows = read_csv_rows(layout.metrics_csv)
+  return int(rows[-1]['round']) if rows else 0
 
 
 @contextlib.contextmanager
