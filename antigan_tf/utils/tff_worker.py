@@ -5,8 +5,10 @@ would cost seconds and fill its terminal with TF's start-up logs. The runtime
 (`antigan_tf.federated.workers`) starts local workers with the same command.
 """
 
+import errno
 import importlib.util
 import os
+import socket
 from collections.abc import Callable
 from typing import Optional
 
@@ -35,6 +37,32 @@ def worker_command(*, port: int, max_concurrent_computation_calls: int = -1,
   ]
 
 
+def check_port_free(port: int) -> None:
+  """Refuses a port something on this host already listens on.
+
+  The worker binary only logs a gRPC "Address already in use" dump and exits
+  0 then, so `exec_worker` asks first: it binds the port on every IPv4 and
+  IPv6 interface, as the worker will, and lets go.
+
+  Raises:
+    ValueError: the port is in use.
+  """
+  for family, address in ((socket.AF_INET, '0.0.0.0'), (socket.AF_INET6, '::')):
+    try:
+      probe = socket.socket(family, socket.SOCK_STREAM)
+    except OSError:  # No IPv6 on this host.
+      continue
+    with probe:
+      try:
+        probe.bind((address, port))
+      except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+          raise ValueError(f'Port {port} is already in use on this host; choose another '
+                           '--port.') from None
+        if e.errno != errno.EADDRNOTAVAIL:
+          raise
+
+
 def exec_worker(*, port: int, max_concurrent_computation_calls: int = -1,
                 binary: Optional[str] = None,
                 announce: Optional[Callable[[list[str]], None]] = None) -> None:
@@ -48,7 +76,7 @@ def exec_worker(*, port: int, max_concurrent_computation_calls: int = -1,
     announce: called with the command once it is checked, just before exec.
 
   Raises:
-    ValueError: `port` not in 1..65535.
+    ValueError: `port` not in 1..65535, or in use (`check_port_free`).
     FileNotFoundError: the worker binary does not exist.
   """
   if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -57,6 +85,7 @@ def exec_worker(*, port: int, max_concurrent_computation_calls: int = -1,
                            max_concurrent_computation_calls=max_concurrent_computation_calls)
   if not os.path.isfile(command[0]):
     raise FileNotFoundError(f'TFF worker binary not found at {command[0]}.')
+  check_port_free(port)
   if announce is not None:
     announce(command)
   os.execv(command[0], command)

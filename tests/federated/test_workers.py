@@ -225,3 +225,16 @@ def test_tff_worker_cli_refuses_bad_input(repo_root, args):
   assert proc.returncode == 2
   assert proc.stderr.strip().splitlines()[-1].startswith('tff_worker: error:')
 
+
+
+def test_tff_worker_cli_refuses_a_port_in_use(repo_root):
+  with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+    taken.bind(('127.0.0.1', 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    proc = subprocess.run(
+        [sys.executable, os.path.join(repo_root, 'bin', 'tff_worker'), f'--port={port}'],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert proc.stderr.strip().splitlines() == [
+      f'tff_worker: error: Port {port} is already in use on this host; choose another --port.']
