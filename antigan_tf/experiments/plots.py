@@ -128,7 +128,7 @@ def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
   plt = _pyplot()
   ncols = len(attackers)
   nrows = len(leakage_metrics)
-  fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.8 * nrows), squeeze=False)
+  fig, axes = plt.subplots(nrows, ncols, figsize=(8 * ncols, 4.5 * nrows), squeeze=False)
   markers = itertools.cycle('osD^vP*X')
   groups = list(collections.OrderedDict.fromkeys(r.get(group, '') for r in rows))
   style = {g: next(markers) for g in groups}
@@ -150,7 +150,7 @@ def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
         for x, y, r in xy:
           text = r.get(label) if label else _short_label(r, group)
           if text:
-            ax.annotate(str(text), (x, y), fontsize=7, xytext=(3, 3), textcoords='offset points')
+            ax.annotate(str(text), (x, y), fontsize=6, xytext=(3, 3), textcoords='offset points')
         points.extend((x, y) for x, y, _ in xy)
       # A distance (FD, KID) is privacy: higher is better; a similarity, lower.
       sign = -1.0 if metric in LOWER_IS_LEAKIER else 1.0
@@ -158,14 +158,28 @@ def plot_frontier(rows: Sequence[Mapping[str, Any]], *, path: str,
       if len(front) > 1:
         ax.plot(*zip(*front), linestyle='--', color='grey', linewidth=1, label='Pareto front')
       _draw_references(ax, rows, metric)
-      ax.set_xlabel(f'{column} (distance from the class: higher is more private)'
-                    if sign < 0 else f'{column} (leakage, lower is better)')
+      _set_leakage_scale(ax, metric, [x for x, _ in points])
+      ax.set_xlabel(f'{column}\n(distance from the class: higher is more private)'
+                    if sign < 0 else f'{column}\n(leakage, lower is better)')
       ax.set_ylabel(utility)
       ax.set_title(attacker)
       ax.grid(alpha=0.3)
-      if i == 0 and j == 0:
-        ax.legend(fontsize=7)
+      if i == 0 and j == ncols - 1:
+        ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
   return _save(fig, path)
+
+
+def _set_leakage_scale(ax, metric: str, values: Sequence[float]) -> None:
+  """A log axis for a distance whose values span decades (FD from 0.2 for
+  real images to hundreds for constant ones); symmetric-log for KID, which
+  an unbiased estimator can put just below 0."""
+  if metric not in LOWER_IS_LEAKIER or not values:
+    return
+  positive = [v for v in values if v > 0]
+  if metric == 'frechet_distance' and len(positive) == len(values):
+    ax.set_xscale('log')
+  elif metric == 'kid':
+    ax.set_xscale('symlog', linthresh=1e-2)
 
 
 def _errors(rows: Sequence[Mapping[str, Any]], column: str) -> Optional[list[float]]:
