@@ -240,6 +240,8 @@ def test_shipped_sweeps_are_valid(repo_root):
       '  out[name] = [r["run"] for r in result.rows]\n'
       'print(json.dumps(out))\n'), cwd=repo_root, timeout=300)
   assert planned['main.flags'] == ['defense=none', 'defense=anti_gan']
+  assert planned['main_three_arms.flags'] == [
+      'defense=none', 'defense=anti_gan', 'defense=dp,dp_noise_multiplier=0.01']
   assert planned['fig4_lambda2.flags'][-1] == 'defense=none'  # The reference run.
   assert len(planned['fig4_lambda2.flags']) == 6
   assert planned['fig8_10_13_variance_mode.flags'] == [
