@@ -58,6 +58,8 @@ def check_writable(output_dir: str) -> None:
       pass
   except OSError as e:
     raise ValueError(f'`output_dir` {output_dir!r} is not writable: {e.strerror or e}.') from e
+  except ValueError as e:  # From make_private_dir: a file in the way.
+    raise ValueError(f'`output_dir` is not writable: {e}') from e
 
 
 def _delete_outputs(layout: layout_lib.RunLayout) -> None:
