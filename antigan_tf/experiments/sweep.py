@@ -75,7 +75,6 @@ from antigan_tf.utils.io import write_json_atomic
 _RESERVED = run_flags.RESERVED
 _POLL_SECONDS = 2.0
 RIAFI_ROUNDS = sweep_report.RIAFI_ROUNDS
-_ROUNDS_DEFAULT = experiment_config.FederationConfig().rounds
 
 
 class SweepResult(NamedTuple):
@@ -524,7 +523,7 @@ def _launch_runs(sweep: layout_lib.SweepLayout, configs, *, run_tff, base_flagfi
                  extra_flags, parallel, progress) -> dict[str, str]:
   """Runs each configuration in its own run_tff process: name -> ok/failed/skipped."""
   run_dirs = collections.OrderedDict((run_name(p), sweep.run_dir(run_name(p))) for p in configs)
-  total_rounds = sum(_planned_rounds(base_flagfile, p, extra_flags) for p in configs)
+  total_rounds = sum(run_flags.planned_rounds(base_flagfile, p, extra_flags) for p in configs)
   # Parallel runs share one GPU: each takes memory as it needs it, not all of it.
   run_env = {'TF_FORCE_GPU_ALLOW_GROWTH': 'true', **os.environ}
 
@@ -535,9 +534,9 @@ def _launch_runs(sweep: layout_lib.SweepLayout, configs, *, run_tff, base_flagfi
       run_dir = run_dirs[name]
       if _finished(run_dir):
         return name, 'skipped'
-      command = [sys.executable, run_tff, f'--flagfile={base_flagfile}',
-                 f'--output_dir={run_dir}', *[f'--{k}={v}' for k, v in params.items()],
-                 *extra_flags, '--progress=false']
+      command = [sys.executable, run_tff,
+                 *run_flags.run_arguments(base_flagfile, params, extra_flags),
+                 f'--output_dir={run_dir}', '--progress=false']
       log_path = sweep.run_log(name)
       began = time.monotonic()
       with open(log_path, 'w') as log:
@@ -576,18 +575,3 @@ def _plot(sweep: layout_lib.SweepLayout, rows, *, plots, plot_by, frontier, summ
   plot_paths.append(plots_lib.plot_defender_losses(
       [sweep.run_dir(r['run']) for r in rows], path=sweep.plot(sweep.DEFENDER_LOSS_PLOT)))
   return plot_paths, notes
-
-
-def _planned_rounds(base_flagfile: str, params: Mapping[str, str],
-                    extra_flags: Sequence[str]) -> int:
-  """The `rounds` a run will have: the last --rounds among its flags."""
-  rounds = _ROUNDS_DEFAULT
-  with open(base_flagfile) as f:
-    lines = [line.strip() for line in f]
-  for line in [*lines, *extra_flags, *(f'--{k}={v}' for k, v in params.items())]:
-    if line.startswith('--rounds='):
-      try:
-        rounds = int(line.split('=', 1)[1])
-      except ValueError:
-        pass
-  return rounds
