@@ -142,12 +142,17 @@ def sweep_table(sweep_dir: str, columns: Optional[Sequence[str]] = None):
   return table(sweep_rows(sweep_dir), columns)
 
 
+def _markdown(lines: Sequence[str]):
+  """Markdown lines of the sweep report as an `IPython.display.Markdown`."""
+  from IPython import display  # pylint: disable=g-import-not-at-top
+
+  return display.Markdown('\n'.join(lines))
+
+
 def reference_table(sweep_dir: str):
   """The reference rows every run is scored against (held-out real images,
   another class, noise, blobs, black images), as an `IPython.display.Markdown`."""
-  from IPython import display  # pylint: disable=g-import-not-at-top
-
-  return display.Markdown('\n'.join(sweep_report.reference_table(sweep_rows(sweep_dir))))
+  return _markdown(sweep_report.reference_table(sweep_rows(sweep_dir)))
 
 
 def summary_rows(sweep_dir: str) -> list[dict[str, str]]:
@@ -164,18 +169,14 @@ def summary_rows(sweep_dir: str) -> list[dict[str, str]]:
 
 def summary_table(sweep_dir: str):
   """Each point's mean ± 95% interval over its seeds, as an `IPython.display.Markdown`."""
-  from IPython import display  # pylint: disable=g-import-not-at-top
-
-  return display.Markdown('\n'.join(sweep_report.seed_summary_table(summary_rows(sweep_dir))))
+  return _markdown(sweep_report.seed_summary_table(summary_rows(sweep_dir)))
 
 
 def verdict_table(sweep_dir: str):
   """Per attacker, each defense's least leaky point at a RIAFI ratio and a
   test-accuracy ratio of at least 0.9 (`experiments.verdict`), as an
   `IPython.display.Markdown`."""
-  from IPython import display  # pylint: disable=g-import-not-at-top
-
-  return display.Markdown('\n'.join(sweep_report.verdict_table(summary_rows(sweep_dir))))
+  return _markdown(sweep_report.verdict_table(summary_rows(sweep_dir)))
 
 
 def run_images(run_dir: str) -> 'collections.OrderedDict[str, str]':
