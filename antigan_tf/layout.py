@@ -17,6 +17,11 @@ A federated run (`run_federated`, `bin/run_tff`):
   attack/gan/             round_NNNNN.png grids, latest.npz, samples_NNNNN.npz
                           (the samples scored per round) and leakage_curve.csv;
   attack/black_box/       reconstructions.png and reconstructions.npz;
+  attack/adaptive/        the adaptive attacker: pairs_defended.png and
+                          pairs_original.png (what it learns from),
+                          <source>_before.png and <source>_after.png (each
+                          attacker's samples, then inverted), inverted.npz,
+                          losses.csv, defender/class_<c>/ (Anti-GAN only);
   leakage.json, utility.json, report.md;
   .lock                   held by the process running it (`utils.locks`).
 
@@ -66,6 +71,7 @@ class RunLayout:
   GAN_ATTACK_REL = os.path.join(ATTACK_REL, 'gan')
   BLACK_BOX_REL = os.path.join(ATTACK_REL, 'black_box')
   BLACK_BOX_GRID_REL = os.path.join(BLACK_BOX_REL, 'reconstructions.png')
+  ADAPTIVE_REL = os.path.join(ATTACK_REL, 'adaptive')
   # What `overwrite` deletes: only outputs a run writes.
   OUTPUTS = (HPARAMS_FILE, METRICS_FILE, 'tensorboard', 'program_state', 'client_store',
              VICTIM_REL, ATTACK_REL, LEAKAGE_FILE, UTILITY_FILE, REPORT_FILE)
@@ -189,6 +195,32 @@ class RunLayout:
   @property
   def black_box_grid(self) -> str:
     return self._path(self.BLACK_BOX_GRID_REL)
+
+  @property
+  def adaptive_dir(self) -> str:
+    return self._path(self.ADAPTIVE_REL)
+
+  @property
+  def adaptive_npz(self) -> str:
+    """The inverted samples of each source attacker, with the cache key."""
+    return os.path.join(self.adaptive_dir, 'inverted.npz')
+
+  @property
+  def adaptive_losses_csv(self) -> str:
+    return os.path.join(self.adaptive_dir, 'losses.csv')
+
+  @property
+  def adaptive_defender_dir(self) -> str:
+    """The adaptive attacker's own Anti-GAN defenders (`defender_class_dir`)."""
+    return os.path.join(self.adaptive_dir, 'defender')
+
+  def adaptive_pairs_grid(self, kind: str) -> str:
+    """Its own images, `kind` 'defended' or 'original'."""
+    return os.path.join(self.adaptive_dir, f'pairs_{kind}.png')
+
+  def adaptive_grid(self, source: str, stage: str) -> str:
+    """`source`'s samples, `stage` 'before' or 'after' the inversion."""
+    return os.path.join(self.adaptive_dir, f'{source}_{stage}.png')
 
   def pngs_rel(self, relative_dir: str) -> list[str]:
     """The PNGs directly in `relative_dir`, relative to the run, sorted."""

@@ -112,17 +112,43 @@ def mix_real(
           f'{real.shape[1:]} and dtype {real.dtype}; they must match.'
       )
 
-  num_generated = len(x_generated)
-  num_real = _half_up(mix_ratio * num_generated)
-  if num_real > len(x_real):
-    raise ValueError(
-        f'mix_ratio={mix_ratio} requests {num_real} real images for '
-        f'{num_generated} generated ones, but only {len(x_real)} are available '
-        f'(max mix_ratio = {len(x_real) / num_generated:.6g}).'
-    )
   rng = np.random.default_rng(seed)
-  chosen = rng.choice(len(x_real), size=num_real, replace=False)
+  chosen = _draw_real(rng, len(x_generated), len(x_real), mix_ratio)
   x = np.concatenate([x_generated, x_real[chosen]])
   y = np.concatenate([y_generated, y_real[chosen]])
   order = rng.permutation(len(x))
   return x[order], y[order]
+
+
+def added_real(num_generated: int, num_real: int, *, mix_ratio: float,
+               seed: int = 0) -> np.ndarray:
+  """The indices of the real images `mix_real` adds (same draw, same seed).
+
+  Args:
+    num_generated: |X'| (>= 1).
+    num_real: real images available (>= 0).
+    mix_ratio: MR, finite and >= 0.
+    seed: seed of the draw (a non-negative integer).
+
+  Returns:
+    round(MR * num_generated) distinct indices into the real images.
+
+  Raises:
+    ValueError: a bad argument, or more real images requested than there are.
+  """
+  num_generated = checks.check_int(num_generated, 'num_generated', 1)
+  num_real = checks.check_int(num_real, 'num_real', 0)
+  mix_ratio = checks.check_non_negative_float(mix_ratio, 'mix_ratio')
+  seed = checks.check_int(seed, 'seed', 0)
+  return _draw_real(np.random.default_rng(seed), num_generated, num_real, mix_ratio)
+
+
+def _draw_real(rng, num_generated: int, num_real: int, mix_ratio: float) -> np.ndarray:
+  count = _half_up(mix_ratio * num_generated)
+  if count > num_real:
+    raise ValueError(
+        f'mix_ratio={mix_ratio} requests {count} real images for '
+        f'{num_generated} generated ones, but only {num_real} are available '
+        f'(max mix_ratio = {num_real / num_generated:.6g}).'
+    )
+  return rng.choice(num_real, size=count, replace=False)

@@ -15,7 +15,9 @@ from antigan_tf.metrics.class_leakage import LOWER_IS_LEAKIER
 from antigan_tf.metrics.class_leakage import REFERENCE_PREFIX
 from antigan_tf.utils.io import read_csv_rows
 
-ATTACKERS = ('gan_adversary', 'black_box')
+# The attackers of leakage.json, and the adaptive attacker on each one's samples.
+ATTACKERS = ('gan_adversary', 'black_box', 'adaptive_gan_adversary', 'adaptive_black_box',
+             'adaptive_victim_shared')
 # Reference rows drawn across each frontier panel, with their line styles.
 FRONTIER_REFERENCES = (('held_out_real', ':'), ('other_class', '--'), ('uniform_noise', '-.'))
 # A column's 95% interval half-width (`experiments.seeds`).

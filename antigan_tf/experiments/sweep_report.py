@@ -28,6 +28,8 @@ REPORT_COLUMNS = (
     'gan_adversary.nn_ssim_mean',
     'black_box.frechet_distance', 'black_box.fd_over_other_class', 'black_box.kid',
     'black_box.nn_ssim_mean',
+    'adaptive_gan_adversary.fd_over_other_class', 'adaptive_black_box.fd_over_other_class',
+    'adaptive_victim_shared.fd_over_other_class',
     'victim_shared.fd_over_other_class', 'victim_shared.saturated_share_x_prime',
     'victim_shared.mean_pairwise_ssim_x_prime', 'victim_shared.nn_ssim_mean')
 # The reference rows' columns in the sweep report.

@@ -1,6 +1,7 @@
 """The attackers inside a run: the Hitaj et al. adversarial client, each
-round, and the black-box attacker on what the victim shares. Plain TF; the
-federation only sees the adversary's (poisoned) client data.
+round, the black-box attacker on what the victim shares, and the adaptive
+attacker that inverts their reconstructions. Plain TF; the federation only
+sees the adversary's (poisoned) client data.
 """
 
 import collections
@@ -13,8 +14,11 @@ import tensorflow as tf
 
 from antigan_tf import attack as attack_lib
 from antigan_tf import layout as layout_lib
+from antigan_tf import metrics as metrics_lib
+from antigan_tf.attack import adaptive as adaptive_lib
 from antigan_tf.data import client_store as client_store_lib
 from antigan_tf.federated import config as config_lib
+from antigan_tf.federated import run_setup
 from antigan_tf.gan import image_grids
 from antigan_tf.utils import io as io_utils
 from antigan_tf.utils import precision as precision_lib
@@ -151,3 +155,92 @@ def run_black_box_attack(config: config_lib.ExperimentConfig, victim_data,
   os.makedirs(layout.black_box_dir, exist_ok=True)
   image_grids.save_image_grid(samples[:attack.num_reconstructions], layout.black_box_grid)
   io_utils.savez_atomic(layout.black_box_npz, x=samples, key=np.array(key))
+
+
+# The attackers whose samples the adaptive attacker inverts, as named in
+# leakage.json; its rows there are 'adaptive_<source>'.
+ADAPTIVE_SOURCES = ('gan_adversary', 'black_box', 'victim_shared')
+ADAPTIVE_PREFIX = 'adaptive_'
+
+
+def adaptive_trains(config: config_lib.ExperimentConfig) -> bool:
+  """Whether the run's defense gives the adaptive attacker pairs to learn
+  from: not one that shares the real images, nor drop_class."""
+  defense = config.defense.defense
+  return defense not in config_lib.SHARES_REAL_IMAGES and defense != 'drop_class'
+
+
+def _adaptive_sources(config, data: run_setup.RunData, layout: layout_lib.RunLayout,
+                      gan_reconstructions) -> dict:
+  """Name -> the samples to invert: the other attackers' reconstructions,
+  and the generated part of what the victim shares of the class (X')."""
+  sources = {}
+  if gan_reconstructions is not None:
+    sources['gan_adversary'] = np.asarray(gan_reconstructions, np.float32)
+  target_class = config.federation.target_class
+  if 'black_box' in config.attack.attacks and data.victim_shares_class(target_class):
+    with np.load(layout.black_box_npz) as cached:
+      sources['black_box'] = cached['x']
+  if data.shared is not None:
+    shared_x, shared_y = data.shared
+    generated, _ = metrics_lib.split_real_copies(shared_x[shared_y == target_class],
+                                                 data.real_target)
+    if len(generated):
+      sources['victim_shared'] = generated
+  return sources
+
+
+def _adaptive_pairs(config: config_lib.ExperimentConfig, own, layout: layout_lib.RunLayout):
+  """The victim's defense, with its settings, on the adversary's own images."""
+  defense = config.defense
+  if defense.defense == 'anti_gan':
+    return adaptive_lib.anti_gan_pairs(defense.defender, *own, precision=config.precision,
+                                       work_dir=layout.adaptive_defender_dir,
+                                       progress=config.progress)
+  return adaptive_lib.baseline_pairs(defense.defense, *own, strength=defense.baseline_strength,
+                                     seed=config.federation.seed)
+
+
+def run_adaptive_attack(config: config_lib.ExperimentConfig, data: run_setup.RunData,
+                        layout: layout_lib.RunLayout, gan_reconstructions) -> None:
+  """The adaptive attacker (cached): the defense on its own images, an
+  inversion network trained on the pairs, and each source's samples inverted.
+
+  Writes attack/adaptive/ (`RunLayout.adaptive_*`). A defense that shares
+  the real images, or none of the class, trains nothing
+  (`adaptive_trains`); `evaluation` says so in leakage.json.
+  """
+  if not adaptive_trains(config):
+    return
+  attack = config.attack
+  own = data.clients[data.partition.adversary_id]
+  sources = _adaptive_sources(config, data, layout, gan_reconstructions)
+  key = array_fingerprint(
+      *own, *sources.values(), note=(f'{config.defense!r},{attack!r},seed='
+                                     f'{config.federation.seed},sources={",".join(sources)},'
+                                     f'precision={precision_lib.resolve(config.precision)}'))
+  if io_utils.load_keyed_npz(layout.adaptive_npz, key) is not None:
+    return
+  run_setup.log_phase('adaptive attacker: %s on its own %d images, then %d inversion steps',
+                      config.defense.defense, len(own[0]), attack.adaptive_steps)
+  os.makedirs(layout.adaptive_dir, exist_ok=True)
+  defended, originals = _adaptive_pairs(config, own, layout)
+  result = adaptive_lib.train_inversion_network(
+      defended, originals, steps=attack.adaptive_steps, batch_size=attack.adaptive_batch_size,
+      width=attack.adaptive_width, learning_rate=attack.adaptive_learning_rate,
+      seed=config.federation.seed, precision=config.precision, progress=config.progress)
+  count = attack.num_reconstructions
+  # The same images of each kind of pair: what it learns from.
+  shown = np.random.default_rng(0).permutation(len(defended))[:count]
+  image_grids.save_image_grid(defended[shown], layout.adaptive_pairs_grid('defended'))
+  image_grids.save_image_grid(originals[shown], layout.adaptive_pairs_grid('original'))
+  inverted = {}
+  for name, samples in sources.items():
+    inverted[name] = adaptive_lib.invert(result.network, samples)
+    image_grids.save_image_grid(samples[:count], layout.adaptive_grid(name, 'before'))
+    image_grids.save_image_grid(inverted[name][:count], layout.adaptive_grid(name, 'after'))
+  io_utils.write_csv_rows(layout.adaptive_losses_csv, [
+      {'step': step, 'l1': l1} for step, l1 in zip(result.history['step'], result.history['l1'])])
+  validation = {f'inversion_{k}': np.float64(v) for k, v in result.validation.items()}
+  io_utils.savez_atomic(layout.adaptive_npz, key=np.array(key), sources=np.array(list(sources)),
+                        **validation, **{f'inverted_{k}': v for k, v in inverted.items()})

@@ -27,7 +27,10 @@ DEFENSES = ('none', 'anti_gan', 'dp', *BASELINE_DEFENSES)
 # Each baseline's strength setting (drop_class has none).
 BASELINE_STRENGTHS = {'gaussian_blur': 'gaussian_blur_sigma',
                       'gaussian_noise': 'gaussian_noise_std', 'pixelate': 'pixelate_block'}
-ATTACKS = ('gan', 'black_box')
+ATTACKS = ('gan', 'black_box', 'adaptive')
+# Defenses that share the real images (DP-FedAvg acts on the protocol): they
+# give the adaptive attacker pairs (x, x), so it is the black-box attacker.
+SHARES_REAL_IMAGES = ('none', 'dp')
 # How the Hitaj et al. adversary labels its fakes: an output class of its own
 # (the global model gets one more output, which no client holds real data
 # of), a class it declares but holds no real data of (Hitaj et al.), or one of
@@ -166,11 +169,14 @@ class DefenseConfig:
 
 @dataclasses.dataclass(frozen=True)
 class AttackConfig:
-  """The attackers: the Hitaj et al. adversarial client and the black-box WGAN-GP."""
+  """The attackers: the Hitaj et al. adversarial client, the black-box WGAN-GP and the
+  adaptive attacker that inverts their reconstructions."""
 
   attacks: tuple[str, ...] = setting(
-      (), 'Comma-separated attacks: gan (the Hitaj et al. adversarial client, each round) '
-      'and/or black_box (a WGAN-GP trained on what the victim shares).',
+      (), 'Comma-separated attacks: gan (the Hitaj et al. adversarial client, each round), '
+      'black_box (a WGAN-GP trained on what the victim shares) and adaptive (knows the '
+      'defense: runs it on its own classes and inverts the others\' reconstructions; needs '
+      'gan or black_box).',
       checks.each(checks.string_item, unique=True, choices=ATTACKS))
   attack_fake_class: str = setting(
       'extra', 'How the adversary labels its fakes: extra (an output class of its own, as '
@@ -222,6 +228,16 @@ class AttackConfig:
       0.0, 'Adam beta_1 of the black-box attacker (Gulrajani et al.: 0).', _ADAM_BETA)
   black_box_beta_2: float = setting(
       0.9, 'Adam beta_2 of the black-box attacker (Gulrajani et al.: 0.9).', _ADAM_BETA)
+  adaptive_steps: int = setting(
+      1000, 'Training steps of the adaptive attacker\'s inversion network (on pairs of its '
+      'own images, defended and not).', _POSITIVE_INT)
+  adaptive_width: int = setting(
+      32, 'Base filters of the adaptive attacker\'s inversion network (a U-Net).',
+      _POSITIVE_INT)
+  adaptive_learning_rate: float = setting(
+      1e-3, 'Adam learning rate of the adaptive attacker\'s inversion network.', _POSITIVE)
+  adaptive_batch_size: int = setting(
+      64, 'Pairs per step of the adaptive attacker\'s inversion network.', _POSITIVE_INT)
   num_reconstructions: int = setting(
       64, 'Images per reconstruction grid (and per leakage measurement).', _POSITIVE_INT)
 
@@ -316,6 +332,9 @@ class ExperimentConfig:
 
   def _check_attacks(self):
     attack, federation = self.attack, self.federation
+    if 'adaptive' in attack.attacks and not {'gan', 'black_box'} & set(attack.attacks):
+      raise _flag_error('attacks', f'({",".join(attack.attacks)}) needs gan or black_box '
+                        'with adaptive: the adaptive attacker inverts their reconstructions.')
     if 'gan' not in attack.attacks:
       return
     if attack.attack_fake_class == 'extra':

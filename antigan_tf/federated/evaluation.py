@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from antigan_tf import layout as layout_lib
 from antigan_tf import metrics as metrics_lib
+from antigan_tf.federated import adversary as adversary_lib
 from antigan_tf.federated import config as config_lib
 from antigan_tf.federated import run_setup
 from antigan_tf.metrics import class_leakage
@@ -22,6 +23,10 @@ from antigan_tf.utils import io as io_utils
 
 # The black-box attacker's row when the victim shares nothing of the class.
 NOTHING_SHARED = 'not run: the victim shares no image of the target class'
+# The adaptive attacker's rows when the defense gives it no pair to learn from.
+SHARES_REAL = ('the defense shares the real images, so the adaptive attacker\'s pairs are '
+               '(x, x) and its inversion the identity: these are the {source} values')
+NO_PAIRS = 'not run: drop_class shares no image, so it gives the adaptive attacker no pair'
 
 
 def evaluate_classifier(keras_model: tf.keras.Model, x: np.ndarray, y: np.ndarray, *,
@@ -150,6 +155,33 @@ def write_gan_leakage_curve(layout: layout_lib.RunLayout, judge: _Judge, *, last
   return rows
 
 
+def _adaptive_leakage(config, data: run_setup.RunData, layout: layout_lib.RunLayout,
+                      judge: _Judge, leakage: Mapping) -> dict:
+  """'adaptive_<source>': the inverted samples of each source attacker, with
+  how well the inversion undoes the defense on the adversary's own held-out
+  pairs (`inversion_l1_*`)."""
+  prefix = adversary_lib.ADAPTIVE_PREFIX
+  if not adversary_lib.adaptive_trains(config):
+    rows = {}
+    for source in adversary_lib.ADAPTIVE_SOURCES:
+      values = leakage.get(source)
+      if not isinstance(values, Mapping) or source == 'victim_shared':
+        continue
+      if config.defense.defense == 'drop_class' or 'note' in values:
+        rows[f'{prefix}{source}'] = {'note': NO_PAIRS}
+      else:
+        rows[f'{prefix}{source}'] = {'note': SHARES_REAL.format(source=source), **values}
+    return rows
+  rows = collections.OrderedDict()
+  with np.load(layout.adaptive_npz) as saved:
+    inversion = {k: float(saved[k]) for k in saved.files if k.startswith('inversion_')}
+    for source in saved['sources']:
+      row = _attacker_leakage(saved[f'inverted_{source}'], data, judge)
+      row.update(inversion)
+      rows[f'{prefix}{source}'] = row
+  return rows
+
+
 def write_leakage(config: config_lib.ExperimentConfig, data: run_setup.RunData,
                   layout: layout_lib.RunLayout, gan_reconstructions: Optional[np.ndarray]):
   """Leakage of each attacker's reconstructions and of the shared X', with the
@@ -157,8 +189,9 @@ def write_leakage(config: config_lib.ExperimentConfig, data: run_setup.RunData,
 
   Returns:
     name -> metrics, as written: 'reference.<set>' for each reference row
-    (`class_leakage.REFERENCE_NAMES`), then 'gan_adversary', 'black_box'
-    and 'victim_shared' where they apply.
+    (`class_leakage.REFERENCE_NAMES`), then 'gan_adversary', 'black_box',
+    'victim_shared' and the adaptive attacker's 'adaptive_<source>' where
+    they apply.
   """
   run_setup.log_phase('leakage metrics (evaluation network and reference rows: trained '
                       'once, then cached)')
@@ -179,5 +212,7 @@ def write_leakage(config: config_lib.ExperimentConfig, data: run_setup.RunData,
   if data.shared is not None:
     shared_x, shared_y = data.shared
     leakage.update(_shared_leakage(shared_x[shared_y == target_class], data.real_target, judge))
+  if 'adaptive' in config.attack.attacks:
+    leakage.update(_adaptive_leakage(config, data, layout, judge, leakage))
   io_utils.write_json_atomic(layout.leakage_json, leakage, sort_keys=False)
   return leakage

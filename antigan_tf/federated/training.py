@@ -18,7 +18,10 @@
      in each, the Hitaj et al. adversary (`'gan'` in `attacks`) trains its
      generator against the global model and injects its fakes; a metrics
      row and a checkpoint after every round;
-  7. `evaluation`: central RIAFI and leakage, then report.md.
+  7. `adversary.run_adaptive_attack`: the adaptive attacker (`'adaptive'` in
+     `attacks`) runs the defense on its own images, learns to invert it and
+     inverts the others' reconstructions;
+  8. `evaluation`: central RIAFI and leakage, then report.md.
 
 Running the same config again resumes from the last checkpoint, and ends
 exactly as an uninterrupted run. The run directory's files are listed in
@@ -136,6 +139,8 @@ def _run_in_directory(config: config_lib.ExperimentConfig, layout: layout_lib.Ru
   with runtime:
     result = rounds_lib.run_rounds(config, layout, process, store, data, adversary)
 
+  if 'adaptive' in config.attack.attacks:
+    adversary_lib.run_adaptive_attack(config, data, layout, result.gan_reconstructions)
   if config.evaluation.central_riafi_epochs:
     evaluation.write_central_riafi(config, data, layout)
   leakage = {}
@@ -161,6 +166,9 @@ def _check_victim_transform(config, victim_transform) -> None:
   if config.defense.defense not in ('none', 'dp'):
     raise ValueError(f'Pass either --defense={config.defense.defense} or a `victim_transform`, '
                      'not both.')
+  if 'adaptive' in config.attack.attacks:
+    raise ValueError('The adaptive attacker runs a defense of this library on its own images; '
+                     'it cannot run a custom `victim_transform`: leave adaptive out of attacks.')
 
 
 def _build_runtime(workers: config_lib.WorkersConfig) -> runtime_lib.ManagedRuntime:

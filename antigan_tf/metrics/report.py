@@ -146,13 +146,15 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
               markdown_table(['metric', 'value'], list(utility.items())), '']
   grids = [('What the victim shares (target class)', run.pngs_rel(run.VICTIM_REL)),
            ('GAN adversary reconstructions', run.pngs_rel(run.GAN_ATTACK_REL)),
-           ('Black-box attacker reconstructions', run.pngs_rel(run.BLACK_BOX_REL))]
+           ('Black-box attacker reconstructions', run.pngs_rel(run.BLACK_BOX_REL)),
+           ('Adaptive attacker: the pairs it learns from (its own images), then each '
+            'attacker\'s samples before and after its inversion', run.pngs_rel(run.ADAPTIVE_REL))]
   if any(paths for _, paths in grids):
     parts += ['## Images', '']
     for caption, paths in grids:
       if not paths:
         continue
-      if len(paths) > 4:  # First, a few in between, last: a readable report.
+      if len(paths) > 4 and caption.startswith('GAN'):  # First, a few, last: readable.
         paths = [paths[0], *paths[1:-1][::max(1, (len(paths) - 2) // 2)][:2], paths[-1]]
       parts += [f'{caption}:', '']
       parts += [f'![{os.path.basename(p)}]({p})' for p in paths]

@@ -1,5 +1,7 @@
-"""Model builders: the shared classifier and the GAN generator/critic pair."""
+"""Model builders: the shared classifier, the GAN generator/critic pair and
+the adaptive attacker's inversion network."""
 
 from antigan_tf.models.builders import build_classifier
 from antigan_tf.models.builders import build_critic
 from antigan_tf.models.builders import build_generator
+from antigan_tf.models.builders import build_inversion_network

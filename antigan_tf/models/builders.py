@@ -179,3 +179,51 @@ def build_critic(
   h = layers.Flatten()(h)
   score = layers.Dense(1, name='score', dtype='float32')(h)
   return tf.keras.Model(images, score, name=name)
+
+
+def build_inversion_network(
+    image_shape: Sequence[int] = (28, 28, 1),
+    *,
+    width: int = 32,
+    name: str = 'inversion',
+) -> tf.keras.Model:
+  """Builds a small U-Net that maps defended images back towards real ones.
+
+  Two stride-2 stages down and two nearest-neighbour stages up, with skip
+  connections (Ronneberger et al., 2015). The network predicts a residual
+  that is added to its input, and the residual's last convolution starts at
+  zero, so an untrained network is the identity: training on pairs of an
+  identity defense leaves it there.
+
+  Args:
+    image_shape: (H, W, C) of the images, H and W multiples of 4.
+    width: base number of filters.
+    name: Keras model name.
+
+  Returns:
+    A functional `tf.keras.Model` mapping (batch, H, W, C) images in
+    [-1, 1] to (batch, H, W, C) float32 (unclipped: clip to [-1, 1]).
+
+  Raises:
+    ValueError: on an unsupported shape or a non-positive size.
+  """
+  shape = _check_image_shape(image_shape, argname='image_shape')
+  _check_positive(width, argname='width')
+  layers = tf.keras.layers
+
+  def conv(h, filters, strides=1):
+    h = layers.Conv2D(filters, 3, strides=strides, padding='same')(h)
+    return layers.LeakyReLU(0.2)(h)
+
+  images = tf.keras.Input(shape=shape, name='defended_image')
+  full = conv(images, width)
+  half = conv(full, 2 * width, strides=2)
+  quarter = conv(conv(half, 4 * width, strides=2), 4 * width)
+  h = layers.UpSampling2D(2, interpolation='nearest')(quarter)
+  h = conv(layers.Concatenate()([h, half]), 2 * width)
+  h = layers.UpSampling2D(2, interpolation='nearest')(h)
+  h = conv(layers.Concatenate()([h, full]), width)
+  residual = layers.Conv2D(shape[-1], 3, padding='same', kernel_initializer='zeros',
+                           name='residual', dtype='float32')(h)
+  inverted = layers.Add(name='inverted_image', dtype='float32')([images, residual])
+  return tf.keras.Model(images, inverted, name=name)

@@ -49,6 +49,8 @@ _TINY_ATTACK = dict(
     attack_latent_dim=16,
     attack_grid_every_n_rounds=2,
     black_box_steps=2,
+    adaptive_steps=2,
+    adaptive_width=4,
     num_reconstructions=9,
 )
 _TINY_DEFENDER = dict(
@@ -117,14 +119,14 @@ def test_honest_run_is_tff_fed_avg_on_the_same_data_and_seed(tmp_path):
 
 @pytest.fixture(scope='module')
 def attacked_runs(tmp_path_factory):
-  """Anti-GAN victim + GAN adversary + black-box attacker: 3 rounds straight,
-  and the same run stopped after round 2 then resumed."""
+  """Anti-GAN victim + GAN adversary + black-box and adaptive attackers: 3
+  rounds straight, and the same run stopped after round 2 then resumed."""
   # bfloat16 end to end (the defender, both attackers, the evaluation network),
   # resumed exactly; the notebooks and CLI tests run what `auto` picks here.
   kwargs = dict(
       _TINY, clients_per_round=4, defense='anti_gan', defender_config=_TINY_DEFENDER,
-      attacks=('gan', 'black_box'), attack_prior_weight=0.1, precision='mixed_bfloat16',
-      **_TINY_ATTACK)
+      attacks=('gan', 'black_box', 'adaptive'), attack_prior_weight=0.1,
+      precision='mixed_bfloat16', **_TINY_ATTACK)
   straight_dir = tmp_path_factory.mktemp('straight')
   resumed_dir = tmp_path_factory.mktemp('resumed')
   straight = _run(str(straight_dir), **{**kwargs, 'rounds': 3})
@@ -168,7 +170,14 @@ def test_attacked_run_measures_leakage_and_writes_the_report(attacked_runs):
   out = attacked_runs['straight_dir']
   leakage = attacked_runs['straight'].leakage
   references = [f'reference.{name}' for name in class_leakage.REFERENCE_NAMES]
-  assert list(leakage) == [*references, 'gan_adversary', 'black_box', 'victim_shared']
+  adaptive = ['adaptive_gan_adversary', 'adaptive_black_box', 'adaptive_victim_shared']
+  assert list(leakage) == [*references, 'gan_adversary', 'black_box', 'victim_shared',
+                           *adaptive]
+  for name in adaptive:  # Each attacker's samples, inverted and scored alike.
+    assert leakage[name]['num_samples'] == {'adaptive_victim_shared': 64}.get(name, 40)
+    assert math.isfinite(leakage[name]['frechet_distance'])
+    assert leakage[name]['inversion_num_pairs'] == 6  # A tenth of its 64 images.
+    assert leakage[name]['inversion_l1_defended'] > 0
   for name in (*references, 'gan_adversary', 'black_box'):
     values = leakage[name]
     assert values['num_samples'] == 40 and values['few_samples'] == 1.0
@@ -201,6 +210,12 @@ def test_attacked_run_measures_leakage_and_writes_the_report(attacked_runs):
   links = re.findall(r'!\[[^]]*\]\(([^)]+)\)', report)
   assert links and all((out / link).exists() for link in links)
   assert any('attack/gan/round_00003.png' == link for link in links)
+  for source in ('gan_adversary', 'black_box', 'victim_shared'):
+    for stage in ('before', 'after'):
+      assert f'attack/adaptive/{source}_{stage}.png' in links
+  assert 'attack/adaptive/pairs_defended.png' in links
+  # The adversary ran Anti-GAN with the victim's settings on its own 2 classes.
+  assert sorted(os.listdir(out / 'attack' / 'adaptive' / 'defender')) == ['class_0', 'class_1']
   # The GAN adversary's per-round curve: its grid rounds, scored like the last.
   layout = RunLayout(str(out))
   assert layout.gan_sample_rounds() == [2, 3]
@@ -226,6 +241,10 @@ def test_resumed_run_ends_exactly_like_the_uninterrupted_one(attacked_runs):
   with np.load(attacked_runs['resumed_dir'] / 'attack' / 'gan' / 'latest.npz') as a, \
       np.load(attacked_runs['straight_dir'] / 'attack' / 'gan' / 'latest.npz') as b:
     np.testing.assert_array_equal(a['x'], b['x'])
+  with np.load(RunLayout(str(attacked_runs['resumed_dir'])).adaptive_npz) as a, \
+      np.load(RunLayout(str(attacked_runs['straight_dir'])).adaptive_npz) as b:
+    for source in a['sources']:
+      np.testing.assert_array_equal(a[f'inverted_{source}'], b[f'inverted_{source}'])
 
 
 def test_rerunning_a_finished_run_trains_nothing(attacked_runs):
@@ -344,6 +363,41 @@ def test_baseline_defense_is_what_the_federation_and_the_attacker_see(tmp_path, 
     assert 'victim_shared' not in result.leakage
     assert evaluation.NOTHING_SHARED in (tmp_path / 'report.md').read_text()
     assert math.isfinite(result.final_metrics['test_accuracy'])
+
+
+@pytest.mark.parametrize('defense', ['gaussian_blur', 'none', 'drop_class'])
+def test_adaptive_attacker_learns_the_defense_or_says_why_it_cannot(tmp_path, defense):
+  result = _run(str(tmp_path), **{**_TINY, 'rounds': 1}, defense=defense,
+                attacks=('black_box', 'adaptive'), **{**_TINY_ATTACK, 'black_box_steps': 1})
+  leakage, layout = result.leakage, RunLayout(str(tmp_path))
+  if defense == 'gaussian_blur':
+    assert set(leakage) >= {'adaptive_black_box', 'adaptive_victim_shared'}
+    row = leakage['adaptive_black_box']
+    assert math.isfinite(row['frechet_distance']) and row['inversion_l1_defended'] > 0
+    with np.load(layout.adaptive_npz) as saved, np.load(layout.black_box_npz) as samples:
+      assert saved['inverted_black_box'].shape == samples['x'].shape
+      # It changed the blurred samples: it learned something to undo.
+      assert np.abs(saved['inverted_black_box'] - samples['x']).max() > 1e-4
+    assert os.path.exists(layout.adaptive_grid('black_box', 'after'))
+    assert len(_read_csv(layout.adaptive_losses_csv)) == 1
+  elif defense == 'none':
+    # Pairs (x, x): the adaptive attacker is the black-box one, and says so.
+    row = leakage['adaptive_black_box']
+    assert row['frechet_distance'] == leakage['black_box']['frechet_distance']
+    assert row['note'] == evaluation.SHARES_REAL.format(source='black_box')
+    assert not os.path.exists(layout.adaptive_dir)
+  else:
+    assert leakage['adaptive_black_box'] == {'note': evaluation.NO_PAIRS}
+  assert 'adaptive_black_box' in (tmp_path / 'report.md').read_text()
+
+
+def test_adaptive_attacker_needs_another_attacker_and_a_known_defense(tmp_path):
+  with pytest.raises(ValueError, match=r'--attacks \(adaptive\) needs gan or black_box'):
+    ExperimentConfig.from_flat({'output_dir': str(tmp_path), 'attacks': 'adaptive'})
+  with pytest.raises(ValueError, match='cannot run a custom `victim_transform`'):
+    _run(str(tmp_path), **_TINY, attacks=('black_box', 'adaptive'),
+         victim_transform=lambda x, y: (x, y))
+  assert not os.listdir(tmp_path)  # Refused before any output.
 
 
 def test_runs_sharing_the_victims_data_train_the_black_box_attacker_once(tmp_path, monkeypatch):
