@@ -218,9 +218,13 @@ class RunLayout:
     """Its own images, `kind` 'defended' or 'original'."""
     return os.path.join(self.adaptive_dir, f'pairs_{kind}.png')
 
+  @classmethod
+  def adaptive_grid_rel(cls, source: str, stage: str) -> str:
+    """`source`'s samples, `stage` 'before' or 'after' the inversion (relative)."""
+    return os.path.join(cls.ADAPTIVE_REL, f'{source}_{stage}.png')
+
   def adaptive_grid(self, source: str, stage: str) -> str:
-    """`source`'s samples, `stage` 'before' or 'after' the inversion."""
-    return os.path.join(self.adaptive_dir, f'{source}_{stage}.png')
+    return self._path(self.adaptive_grid_rel(source, stage))
 
   def pngs_rel(self, relative_dir: str) -> list[str]:
     """The PNGs directly in `relative_dir`, relative to the run, sorted."""

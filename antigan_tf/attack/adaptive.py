@@ -38,8 +38,12 @@ from antigan_tf.utils import precision as precision_lib
 
 # `seeded_initialize` stream of the inversion network.
 _INVERSION_INIT_STREAM = 4
-# Share of the pairs held out to measure the inversion (at least one pair).
+# Share of the pairs held out to measure the inversion and stop its training
+# (when there are 10 pairs or more).
 VALIDATION_FRACTION = 0.1
+# Steps per Keras epoch, and epochs without a better held-out L1 before stopping.
+_CHUNK_STEPS = 100
+PATIENCE_CHUNKS = 3
 
 
 class InversionResult(NamedTuple):
@@ -49,10 +53,12 @@ class InversionResult(NamedTuple):
     network: the trained Keras model, defended images to (unclipped) images;
       use `invert`.
     history: 'step' and 'l1' (the training loss, mean over each chunk of
-      steps), lists of equal length.
+      100 steps) and, with held-out pairs, 'held_out_l1' after each chunk.
     validation: on the held-out pairs, 'l1_defended' (mean |x' - x|, what the
-      defense leaves) and 'l1_inverted' (mean |inverted - x|), and
-      'num_pairs'; empty when there are fewer than 10 pairs.
+      defense leaves) and 'l1_inverted' (mean |inverted - x|, with the
+      weights kept), and 'num_pairs'; empty when there are fewer than 10
+      pairs. Training stops on them, so 'l1_inverted' is slightly optimistic:
+      the target class, which the attacker never saw, is the real test.
   """
   network: tf.keras.Model
   history: dict[str, list[float]]
@@ -149,12 +155,14 @@ def train_inversion_network(
 
   L1 loss (`mean_absolute_error`), Adam, Keras `fit` on full batches of the
   training pairs, reshuffled each pass. A tenth of the pairs (when there
-  are 10 or more) is held out and scored after training.
+  are 10 or more) is held out: after each 100 steps the held-out L1 is
+  measured, training stops once it has not improved for 3 of them
+  (`EarlyStopping`), and the best weights are kept.
 
   Args:
     defended: (N, H, W, C) defended images x' in [-1, 1].
     originals: (N, H, W, C) the images they were made from, aligned.
-    steps: optimizer steps (>= 1).
+    steps: the most optimizer steps (>= 1).
     batch_size: pairs per step (>= 1); N may be smaller (pairs repeat).
     width: base filters of the network (>= 1).
     learning_rate: Adam step size (> 0).
@@ -188,12 +196,26 @@ def train_inversion_network(
   dataset = (tf.data.Dataset.from_tensor_slices((defended[train], originals[train]))
              .shuffle(len(train), seed=seed, reshuffle_each_iteration=True)
              .repeat().batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-  # Chunks of steps as Keras epochs: a loss curve without per-step callbacks.
-  chunk = max(1, min(steps, 100))
+  # Chunks of steps as Keras epochs: a loss curve, and a held-out check each chunk.
+  chunk = max(1, min(steps, _CHUNK_STEPS))
+  callbacks, validation_data, stopper = [], None, None
+  if len(held):
+    # A few hundred pairs overfit within a few hundred steps (benchmarks/
+    # bench_adaptive.py): keep the weights that invert the held-out pairs best.
+    stopper = tf.keras.callbacks.EarlyStopping(
+        monitor='val_loss', patience=PATIENCE_CHUNKS, restore_best_weights=True)
+    callbacks.append(stopper)
+    validation_data = (defended[held], originals[held])
   fitted = network.fit(dataset, epochs=-(-steps // chunk), steps_per_epoch=chunk,
+                       validation_data=validation_data, callbacks=callbacks,
                        verbose=1 if progress else 0)
-  history = {'step': [min(steps, chunk * (i + 1)) for i in range(len(fitted.history['loss']))],
-             'l1': [float(v) for v in fitted.history['loss']]}
+  if stopper is not None and not stopper.stopped_epoch and stopper.best_weights is not None:
+    network.set_weights(stopper.best_weights)  # Keras 2 restores only when it stops early.
+  logged = fitted.history
+  history = {'step': [min(steps, chunk * (i + 1)) for i in range(len(logged['loss']))],
+             'l1': [float(v) for v in logged['loss']]}
+  if 'val_loss' in logged:
+    history['held_out_l1'] = [float(v) for v in logged['val_loss']]
   validation = {}
   if len(held):
     inverted = invert(network, defended[held])

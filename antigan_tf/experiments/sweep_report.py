@@ -41,6 +41,8 @@ RUN_IMAGES = (
     ('victim shares (target class)', layout_lib.RunLayout.SHARED_TARGET_GRID_REL),
     ('GAN adversary, last round', layout_lib.RunLayout.GAN_ATTACK_REL),
     ('black-box attacker', layout_lib.RunLayout.BLACK_BOX_GRID_REL),
+    ('adaptive attacker: the black-box samples inverted',
+     layout_lib.RunLayout.adaptive_grid_rel('black_box', 'after')),
 )
 
 

@@ -157,7 +157,16 @@ def test_reproducing_the_paper_executes(tmp_path, monkeypatch):
                                         'defense=gaussian_blur,gaussian_blur_sigma=1')
       for s in (0, 1)]
   assert [r['reference_run'] for r in rows] == ['seed=0,defense=none', 'seed=1,defense=none'] * 3
+  # The adaptive attacker inverted the defended runs' samples; undefended, it
+  # is the black-box attacker and says so.
+  for row in rows:
+    assert float(row['adaptive_black_box.frechet_distance']) >= 0
+    if row['defense'] == 'none':
+      assert row['adaptive_black_box.frechet_distance'] == row['black_box.frechet_distance']
+      assert row['adaptive_black_box.note'].startswith('the defense shares the real images')
+  assert 'adaptive_black_box, riafi_ratio >= 0.9' in tables[6]
   assert {os.path.basename(p) for p in (frontier / 'plots').iterdir()} >= {
       'privacy_utility_frontier.png', 'privacy_utility_frontier_central.png'}
-  # 2 + 2 + 3 plots, the MR and variance runs' images, Fig. 13, the two frontiers.
-  assert _png_count(nb) == 12
+  # 2 + 2 + 3 plots, the MR and variance runs' images, Fig. 13, the two
+  # frontiers, the defended runs' images with the adaptive attacker's.
+  assert _png_count(nb) == 13
