@@ -9,10 +9,11 @@ On the main job's data (`configs/main.flags`): the adversary's own 300 images
    The inversion network's training speed (steps/s) in float32 and
    mixed_bfloat16: median of `--repeats` runs of `--speed_steps` steps, the
    ratio from the same runs.
-2. Quality against steps. For each defense and number of steps: the mean L1
-   to the originals of the defended and of the inverted images, on the
-   adversary's held-out pairs and on the victim's shirts (a class the
-   attacker never saw: does the inversion carry over?).
+2. Quality against steps. For each defense and most steps: where early
+   stopping on the held-out pairs ended it, and the mean L1 to the originals
+   of the defended and of the inverted images, on the adversary's held-out
+   pairs and on the victim's shirts (a class the attacker never saw: does
+   the inversion carry over?).
 
   .venv/bin/python benchmarks/bench_adaptive.py            # the measured grid
   .venv/bin/python benchmarks/bench_adaptive.py --quick    # tiny, a smoke run
@@ -84,7 +85,10 @@ def quality(pairs, shirts, target, *, steps: int, width: int, grid_path: str) ->
   inverted = adaptive.invert(result.network, shirts)
   for stage, images in (('defended', shirts), ('inverted', inverted)):
     image_grids.save_image_grid(images[:64], grid_path.replace('.png', f'_{stage}.png'))
-  return {'steps': steps, 'seconds': round(seconds, 1), **result.validation,
+  held_out = result.history.get('held_out_l1', [])
+  best = result.history['step'][held_out.index(min(held_out))] if held_out else steps
+  return {'steps': steps, 'stopped_at': result.history['step'][-1], 'best_step': best,
+          'seconds': round(seconds, 1), **result.validation,
           'shirts_l1_defended': float(np.mean(np.abs(shirts - target))),
           'shirts_l1_inverted': float(np.mean(np.abs(inverted - target)))}
 

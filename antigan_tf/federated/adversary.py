@@ -239,8 +239,9 @@ def run_adaptive_attack(config: config_lib.ExperimentConfig, data: run_setup.Run
     inverted[name] = adaptive_lib.invert(result.network, samples)
     image_grids.save_image_grid(samples[:count], layout.adaptive_grid(name, 'before'))
     image_grids.save_image_grid(inverted[name][:count], layout.adaptive_grid(name, 'after'))
+  history = result.history
   io_utils.write_csv_rows(layout.adaptive_losses_csv, [
-      {'step': step, 'l1': l1} for step, l1 in zip(result.history['step'], result.history['l1'])])
+      {name: values[i] for name, values in history.items()} for i in range(len(history['step']))])
   validation = {f'inversion_{k}': np.float64(v) for k, v in result.validation.items()}
   io_utils.savez_atomic(layout.adaptive_npz, key=np.array(key), sources=np.array(list(sources)),
                         **validation, **{f'inverted_{k}': v for k, v in inverted.items()})

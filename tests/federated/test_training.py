@@ -379,7 +379,8 @@ def test_adaptive_attacker_learns_the_defense_or_says_why_it_cannot(tmp_path, de
       # It changed the blurred samples: it learned something to undo.
       assert np.abs(saved['inverted_black_box'] - samples['x']).max() > 1e-4
     assert os.path.exists(layout.adaptive_grid('black_box', 'after'))
-    assert len(_read_csv(layout.adaptive_losses_csv)) == 1
+    losses = _read_csv(layout.adaptive_losses_csv)
+    assert len(losses) == 1 and set(losses[0]) == {'step', 'l1', 'held_out_l1'}
   elif defense == 'none':
     # Pairs (x, x): the adaptive attacker is the black-box one, and says so.
     row = leakage['adaptive_black_box']
