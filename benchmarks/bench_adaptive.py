@@ -106,7 +106,7 @@ def main():
   data = run_setup.load_run_data(config)
   own = data.clients[data.partition.adversary_id]
   target = data.real_target
-  steps_grid = (5, 10) if args.quick else (250, 1000, 3000)
+  steps_grid = (5, 10) if args.quick else (1000, 3000)
   if args.quick:
     own, target = (own[0][:40], own[1][:40]), target[:20]
   report = {'machine': _report.machine_info(), 'own_images': len(own[0]),

@@ -53,7 +53,8 @@ class InversionResult(NamedTuple):
     network: the trained Keras model, defended images to (unclipped) images;
       use `invert`.
     history: 'step' and 'l1' (the training loss, mean over each chunk of
-      100 steps) and, with held-out pairs, 'held_out_l1' after each chunk.
+      steps: the largest divisor of `steps` up to 100) and, with held-out
+      pairs, 'held_out_l1' after each chunk.
     validation: on the held-out pairs, 'l1_defended' (mean |x' - x|, what the
       defense leaves) and 'l1_inverted' (mean |inverted - x|, with the
       weights kept), and 'num_pairs'; empty when there are fewer than 10
@@ -155,7 +156,8 @@ def train_inversion_network(
 
   L1 loss (`mean_absolute_error`), Adam, Keras `fit` on full batches of the
   training pairs, reshuffled each pass. A tenth of the pairs (when there
-  are 10 or more) is held out: after each 100 steps the held-out L1 is
+  are 10 or more) is held out: after each chunk of steps (100 when `steps`
+  is a multiple of 100) the held-out L1 is
   measured, training stops once it has not improved for 3 of them
   (`EarlyStopping`), and the best weights are kept.
 
@@ -197,7 +199,8 @@ def train_inversion_network(
              .shuffle(len(train), seed=seed, reshuffle_each_iteration=True)
              .repeat().batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
   # Chunks of steps as Keras epochs: a loss curve, and a held-out check each chunk.
-  chunk = max(1, min(steps, _CHUNK_STEPS))
+  # The largest divisor of `steps` up to 100, so that exactly `steps` run.
+  chunk = max(d for d in range(1, min(steps, _CHUNK_STEPS) + 1) if steps % d == 0)
   callbacks, validation_data, stopper = [], None, None
   if len(held):
     # A few hundred pairs overfit within a few hundred steps (benchmarks/
@@ -206,13 +209,13 @@ def train_inversion_network(
         monitor='val_loss', patience=PATIENCE_CHUNKS, restore_best_weights=True)
     callbacks.append(stopper)
     validation_data = (defended[held], originals[held])
-  fitted = network.fit(dataset, epochs=-(-steps // chunk), steps_per_epoch=chunk,
+  fitted = network.fit(dataset, epochs=steps // chunk, steps_per_epoch=chunk,
                        validation_data=validation_data, callbacks=callbacks,
                        verbose=1 if progress else 0)
   if stopper is not None and not stopper.stopped_epoch and stopper.best_weights is not None:
     network.set_weights(stopper.best_weights)  # Keras 2 restores only when it stops early.
   logged = fitted.history
-  history = {'step': [min(steps, chunk * (i + 1)) for i in range(len(logged['loss']))],
+  history = {'step': [chunk * (i + 1) for i in range(len(logged['loss']))],
              'l1': [float(v) for v in logged['loss']]}
   if 'val_loss' in logged:
     history['held_out_l1'] = [float(v) for v in logged['val_loss']]

@@ -71,6 +71,15 @@ def test_untrained_network_is_the_identity_and_invert_clips():
   assert np.all(np.abs(adaptive.invert(network, x)) <= 1.0)
 
 
+@pytest.mark.parametrize('steps, chunks', [(250, 5), (7, 1), (300, 3)])
+def test_exactly_steps_are_run_in_chunks(steps, chunks):
+  x = _images(8)  # Fewer than 10 pairs: no held-out split, no early stop.
+  result = adaptive.train_inversion_network(_contrast(x), x, steps=steps, seed=0, **_TINY)
+  assert result.history['step'] == [steps // chunks * (i + 1) for i in range(chunks)]
+  assert result.network.optimizer.iterations.numpy() == steps
+  assert result.validation == {}
+
+
 def test_training_is_seeded():
   x = _images(40)
   a, b = (adaptive.train_inversion_network(_contrast(x), x, steps=5, seed=4, **_TINY)
