@@ -96,6 +96,13 @@ def leakage_section(leakage: Mapping[str, Mapping[str, Any]]) -> list[str]:
   return parts
 
 
+def _thinned(paths: Sequence[str]) -> list[str]:
+  """A series of round grids as its first, a few in between and its last: readable."""
+  if len(paths) <= 4:
+    return list(paths)
+  return [paths[0], *paths[1:-1][::max(1, (len(paths) - 2) // 2)][:2], paths[-1]]
+
+
 def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
   """Writes `<output_dir>/report.md` from the run's files and returns its path.
 
@@ -145,7 +152,7 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
               f'[{UTILITY_FILE}]({UTILITY_FILE})):', '',
               markdown_table(['metric', 'value'], list(utility.items())), '']
   grids = [('What the victim shares (target class)', run.pngs_rel(run.VICTIM_REL)),
-           ('GAN adversary reconstructions', run.pngs_rel(run.GAN_ATTACK_REL)),
+           ('GAN adversary reconstructions', _thinned(run.pngs_rel(run.GAN_ATTACK_REL))),
            ('Black-box attacker reconstructions', run.pngs_rel(run.BLACK_BOX_REL)),
            ('Adaptive attacker: the pairs it learns from (its own images), then each '
             'attacker\'s samples before and after its inversion', run.pngs_rel(run.ADAPTIVE_REL))]
@@ -154,8 +161,6 @@ def write_run_report(output_dir: str, *, title: Optional[str] = None) -> str:
     for caption, paths in grids:
       if not paths:
         continue
-      if len(paths) > 4 and caption.startswith('GAN'):  # First, a few, last: readable.
-        paths = [paths[0], *paths[1:-1][::max(1, (len(paths) - 2) // 2)][:2], paths[-1]]
       parts += [f'{caption}:', '']
       parts += [f'![{os.path.basename(p)}]({p})' for p in paths]
       parts += ['']
