@@ -9,6 +9,10 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.antigan_tf-installed
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist; 0 runs in this one). The tests of one module
+# fixture stay in one process (tests/conftest.py), so it is set up once.
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 
 .PHONY: install datasets test test-all demo bench clean lock
 
@@ -26,10 +30,10 @@ datasets:
 
 # Fast suite (slow tests excluded); `make test-all` also runs tests marked slow.
 test: install datasets
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS) tests
+	$(PY) -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS) tests
 
 test-all: install datasets
-	$(PY) -m pytest $(PYTEST_ARGS) tests
+	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS) tests
 
 demo: install datasets
 	$(PY) bin/run_sweep --flagfile=configs/sweeps/main.flags

@@ -14,6 +14,10 @@ if 'ANTIGAN_TF_CACHE_DIR' not in os.environ:
   os.environ['ANTIGAN_TF_CACHE_DIR'] = tempfile.mkdtemp(prefix='antigan_tf-test-cache-')
   atexit.register(shutil.rmtree, os.environ['ANTIGAN_TF_CACHE_DIR'], ignore_errors=True)
 
+# Tells the TFF workers of this test process from those of tests running beside
+# it (pytest-xdist): see helpers.worker_pids. Set in every process, not inherited.
+os.environ['ANTIGAN_TF_TEST_PROCESS'] = f'{os.getpid()}-{os.urandom(4).hex()}'
+
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,3 +26,18 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture
 def repo_root():
   return REPO_ROOT
+
+
+@pytest.hookimpl(tryfirst=True)  # Before pytest-xdist reads the groups.
+def pytest_collection_modifyitems(items):
+  """Keeps the tests sharing a module fixture in one pytest-xdist process
+  (`--dist loadgroup`, as `make test` runs), so that it is set up once."""
+  for item in items:
+    fixture_defs = getattr(item, '_fixtureinfo', None)
+    if fixture_defs is None:
+      continue
+    for defs in fixture_defs.name2fixturedefs.values():
+      # Ours only: pytest's own session fixtures (tmp_path_factory) are cheap.
+      if defs and defs[-1].scope == 'module' and defs[-1].baseid:
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split('::')[0]))
+        break

@@ -23,8 +23,24 @@ def wait_until_gone(pid: int, timeout: float = 20.0) -> bool:
   return not process_alive(pid)
 
 
+# conftest.py sets this in each test process (one per pytest-xdist worker); the
+# TFF workers its tests start, directly or in subprocesses, inherit it.
+TEST_PROCESS_VAR = 'ANTIGAN_TF_TEST_PROCESS'
+
+
+def _started_by_this_test_process(pid: str) -> bool:
+  try:
+    with open(f'/proc/{pid}/environ', 'rb') as f:
+      environ = f.read().split(b'\0')
+  except OSError:
+    return False
+  return f'{TEST_PROCESS_VAR}={os.environ[TEST_PROCESS_VAR]}'.encode() in environ
+
+
 def worker_pids() -> list[int]:
-  """PIDs of live TFF worker_binary processes on this machine."""
+  """PIDs of live TFF worker_binary processes started by this test process's
+  tests (not by tests running beside it in another pytest-xdist worker), even
+  those left orphaned."""
   pids = []
   for entry in os.listdir('/proc'):
     if not entry.isdigit():
@@ -34,7 +50,8 @@ def worker_pids() -> list[int]:
         cmd = f.read()
     except OSError:
       continue
-    if b'worker_binary' in cmd.split(b'\0')[0] and process_alive(int(entry)):
+    if (b'worker_binary' in cmd.split(b'\0')[0] and process_alive(int(entry))
+        and _started_by_this_test_process(entry)):
       pids.append(int(entry))
   return pids
 

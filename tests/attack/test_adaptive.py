@@ -60,7 +60,10 @@ def test_training_keeps_the_weights_that_invert_held_out_pairs_best(monkeypatch)
   result = adaptive.train_inversion_network(noise(), noise(), steps=2000, seed=0, **_TINY)
   held_out = result.history['held_out_l1']
   assert result.history['step'][-1] < 2000
-  assert result.validation['l1_inverted'] == pytest.approx(min(held_out), rel=1e-3)
+  # The kept weights are the best held-out ones; clipping the output to the
+  # images' [-1, 1] can only lower the L1 that Keras's val_loss measured.
+  best = min(held_out)
+  assert best * 0.99 <= result.validation['l1_inverted'] <= best + 1e-6
 
 
 def test_untrained_network_is_the_identity_and_invert_clips():
