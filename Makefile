@@ -13,8 +13,14 @@ PYTEST_ARGS ?=
 # fixture stay in one process (tests/conftest.py), so it is set up once.
 PYTEST_WORKERS ?= 2
 PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+# The modern stack (TF 2.21, Keras 3, no TFF): the plain-TF part only.
+MODERN_PYTHON ?= $(shell bash scripts/find_python.sh 3.12 3.11)
+MODERN_VENV ?= .venv-modern
+MODERN_PY := $(MODERN_VENV)/bin/python
+MODERN_STAMP := $(MODERN_VENV)/.antigan_tf-installed
+PACKAGE_FILES := $(shell git ls-files antigan_tf bin 2>/dev/null)
 
-.PHONY: install datasets test test-all demo bench clean lock
+.PHONY: install datasets test test-all demo bench clean lock install-modern test-modern lock-modern
 
 install: $(STAMP)
 
@@ -35,6 +41,28 @@ test: install datasets
 test-all: install datasets
 	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS) tests
 
+# `pip install .` as a user would (not editable): reinstalled when the package
+# changes, so the tests' subprocesses run the code of this checkout.
+install-modern: $(MODERN_STAMP)
+
+$(MODERN_STAMP): requirements/modern-lock.txt setup.py $(PACKAGE_FILES)
+	@test -n "$(MODERN_PYTHON)" || { echo "No Python 3.12 or 3.11 for the modern stack." >&2; exit 2; }
+	@test -x $(MODERN_PY) || $(MODERN_PYTHON) -m venv $(MODERN_VENV)
+	$(MODERN_PY) -m pip install --quiet --disable-pip-version-check -r requirements/modern-lock.txt
+	$(MODERN_PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall .
+	@touch $@
+
+# Every test that does not need TFF (tests/conftest.py leaves the others out).
+test-modern: install-modern datasets
+	ANTIGAN_TF_TEST_STACK=modern $(MODERN_PY) -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS) tests
+
+lock-modern:
+	rm -rf .lock-venv && $(MODERN_PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -r requirements/modern.in
+	.lock-venv/bin/pip freeze --exclude-editable > requirements/modern-lock.txt.new
+	rm -rf .lock-venv
+	@echo "Review requirements/modern-lock.txt.new (keep the header comment), then move it over modern-lock.txt."
+
 demo: install datasets
 	$(PY) bin/run_sweep --flagfile=configs/sweeps/main.flags
 
@@ -46,4 +74,4 @@ lock:
 	@echo "Review requirements/lock.txt.new (keep the header comment), then move it over lock.txt."
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(MODERN_VENV) build *.egg-info .pytest_cache

@@ -1,10 +1,14 @@
 """antigan_tf: Anti-GAN defenses against GAN-based feature inference in FL.
 
-Supported install (Linux x86-64, Python 3.9-3.11): see docs/install.md.
-`install_requires` lists only what the plain-TF part of the library needs, so
-`pip install -e .` never triggers a resolve of TensorFlow Federated 0.87.0,
-whose jax/jaxlib 0.4.14 pins can no longer be satisfied from PyPI. TFF itself
-comes from requirements/no-deps.txt (installed with --no-deps).
+Two stacks (docs/install.md):
+- the plain-TF part (data, models, gan, defense, attack, metrics, report and
+  plot helpers): `pip install .` on Python 3.9-3.13 with any TensorFlow from
+  2.14 on, Keras 2 (tf-keras) or Keras 3;
+- the federated part (`antigan_tf.federated`, bin/run_tff, sweeps): TensorFlow
+  Federated 0.87 on Python 3.9-3.11 with TF 2.14. `install_requires` never
+  names TFF, whose jax/jaxlib 0.4.14 pins can no longer be satisfied from
+  PyPI: `make install` installs requirements/lock.txt, then TFF from
+  requirements/no-deps.txt with --no-deps.
 """
 
 import os
@@ -36,12 +40,13 @@ setuptools.setup(
     license='Apache 2.0',
     packages=setuptools.find_packages(include=['antigan_tf', 'antigan_tf.*']),
     scripts=['bin/run_tff', 'bin/run_sweep', 'bin/train_defender', 'bin/tff_worker'],
-    python_requires='>=3.9,<3.12',
+    python_requires='>=3.9,<3.14',
     install_requires=[
-        'absl-py>=1.0,<2',
-        'numpy>=1.25,<1.26',
+        'absl-py>=1.0',
+        'numpy>=1.25',
         'Pillow',
-        'tensorflow>=2.14,<2.15',
+        'scipy>=1.9',
+        'tensorflow>=2.14',
         'tqdm>=4.64',
     ],
     extras_require={
@@ -50,7 +55,11 @@ setuptools.setup(
         'plots': ['matplotlib'],
     },
     classifiers=[
+        'Programming Language :: Python :: 3.9',
+        'Programming Language :: Python :: 3.10',
         'Programming Language :: Python :: 3.11',
+        'Programming Language :: Python :: 3.12',
+        'Programming Language :: Python :: 3.13',
         'Operating System :: POSIX :: Linux',
         'Topic :: Scientific/Engineering :: Artificial Intelligence',
         'Topic :: Security',

@@ -29,7 +29,7 @@ def compile_gan(model):
 
 def fit(model, x, epochs=1, batch_size=8):
   return model.fit(tf.data.Dataset.from_tensor_slices(x).batch(batch_size), epochs=epochs,
-                   verbose=0)
+                   shuffle=False, verbose=0)
 
 
 def assert_rows_are_steps_of_the_epochs(rows, history, names, steps_per_epoch=3):

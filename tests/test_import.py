@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def test_import_does_not_load_tff():
   code = (
@@ -18,6 +20,7 @@ def test_import_does_not_load_tff():
   assert 'VERSION 0.' in out
 
 
+@pytest.mark.tff
 def test_federated_package_does_load_tff():
   out = subprocess.run(
       [sys.executable, '-c',

@@ -34,6 +34,7 @@ from antigan_tf.defense.config import DefenderConfig
 from antigan_tf.models import builders
 from antigan_tf.models import seeding
 from antigan_tf.utils import checks
+from antigan_tf.utils import keras_compat
 from antigan_tf.utils import precision as precision_lib
 
 # `seeded_initialize` stream of the inversion network.
@@ -193,7 +194,7 @@ def train_inversion_network(
   with precision_lib.policy_scope(precision):
     network = builders.build_inversion_network(defended.shape[1:], width=width)
   seeding.seeded_initialize(network, seed, _INVERSION_INIT_STREAM)
-  network.compile(optimizer=tf.keras.optimizers.Adam(learning_rate, jit_compile=False),
+  network.compile(optimizer=keras_compat.adam(learning_rate),
                   loss='mean_absolute_error')
   dataset = (tf.data.Dataset.from_tensor_slices((defended[train], originals[train]))
              .shuffle(len(train), seed=seed, reshuffle_each_iteration=True)
@@ -209,7 +210,8 @@ def train_inversion_network(
         monitor='val_loss', patience=PATIENCE_CHUNKS, restore_best_weights=True)
     callbacks.append(stopper)
     validation_data = (defended[held], originals[held])
-  fitted = network.fit(dataset, epochs=steps // chunk, steps_per_epoch=chunk,
+  # shuffle=False: the dataset shuffles itself (Keras 3 warns otherwise).
+  fitted = network.fit(dataset, epochs=steps // chunk, steps_per_epoch=chunk, shuffle=False,
                        validation_data=validation_data, callbacks=callbacks,
                        verbose=1 if progress else 0)
   if stopper is not None and not stopper.stopped_epoch and stopper.best_weights is not None:

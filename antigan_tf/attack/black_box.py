@@ -30,6 +30,7 @@ from antigan_tf.gan.wgan_gp import WGANGP
 from antigan_tf.models import builders
 from antigan_tf.models import seeding
 from antigan_tf.utils import checks
+from antigan_tf.utils import keras_compat
 from antigan_tf.utils import precision as precision_lib
 
 # Stateless random stream of the fixed reconstruction latents.
@@ -160,10 +161,8 @@ def train_black_box_attacker(
 
   gan = WGANGP(generator, critic, n_critic=n_critic, gp_weight=gp_weight, seed=seed)
   gan.compile(
-      generator_optimizer=tf.keras.optimizers.Adam(
-          learning_rate, beta_1=beta_1, beta_2=beta_2, jit_compile=False),
-      critic_optimizer=tf.keras.optimizers.Adam(
-          learning_rate, beta_1=beta_1, beta_2=beta_2, jit_compile=False),
+      generator_optimizer=keras_compat.adam(learning_rate, beta_1=beta_1, beta_2=beta_2),
+      critic_optimizer=keras_compat.adam(learning_rate, beta_1=beta_1, beta_2=beta_2),
   )
   # Repeat before batching: every batch is full, even for N < batch_size.
   dataset = (
@@ -178,6 +177,7 @@ def train_black_box_attacker(
       dataset,
       epochs=1,
       steps_per_epoch=steps,
+      shuffle=False,  # The dataset shuffles itself (Keras 3 warns otherwise).
       verbose=1 if progress else 0,
       callbacks=[NonFiniteLossGuard(), recorder],
   )

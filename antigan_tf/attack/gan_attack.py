@@ -67,6 +67,7 @@ from antigan_tf.gan import losses as gan_losses
 from antigan_tf.models import builders
 from antigan_tf.models import seeding
 from antigan_tf.utils import checks
+from antigan_tf.utils import keras_compat
 from antigan_tf.utils import precision as precision_lib
 
 # Independent stateless random streams of one attacker seed.
@@ -181,16 +182,14 @@ class GanAttacker:
             image_shape, width=self.generator_width, name='attacker_prior_critic')
     self.image_shape = tuple(int(d) for d in self.generator.output_shape[1:])
     seeding.seeded_initialize(self.generator, self.seed)
-    self.optimizer = tf.keras.optimizers.Adam(
-        self.learning_rate, beta_1=0.5, jit_compile=False)
+    self.optimizer = keras_compat.adam(self.learning_rate, beta_1=0.5)
     # Slots now, so `get_state` has the same structure before and after
     # training and `set_state` works on a fresh attacker.
     self.optimizer.build(self.generator.trainable_variables)
     self.critic_optimizer = None
     if self.critic is not None:
       seeding.seeded_initialize(self.critic, self.seed, _CRITIC_INIT_STREAM)
-      self.critic_optimizer = tf.keras.optimizers.Adam(
-          self.learning_rate, beta_1=0.5, beta_2=0.9, jit_compile=False)
+      self.critic_optimizer = keras_compat.adam(self.learning_rate, beta_1=0.5, beta_2=0.9)
       self.critic_optimizer.build(self.critic.trainable_variables)
     self._key = _common.base_seed(self.seed)
     self._train_fn = None
@@ -486,6 +485,6 @@ class GanAttacker:
         raise ValueError(
             f'`state[{i}]` ({variable.name}) must have shape {tuple(variable.shape)}, '
             f'got {value.shape}.')
-      arrays.append(value.astype(variable.dtype.as_numpy_dtype, copy=False))
+      arrays.append(value.astype(tf.as_dtype(variable.dtype).as_numpy_dtype, copy=False))
     for variable, value in zip(variables, arrays):
       variable.assign(value)

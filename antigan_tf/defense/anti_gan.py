@@ -73,8 +73,10 @@ class AntiGAN(WGANGP):
     if target_mode == 'mean_maxpool':
       h, w, c = self.image_shape
       target_shape = (1, h // self.pool_size, w // self.pool_size, c)
-    # A variable, so checkpoints carry the target with the weights.
-    self.target = tf.Variable(tf.zeros(target_shape), trainable=False, name='sim_target')
+    # A weight of the model (Keras 2 and 3 track it), so checkpoints carry the
+    # target with the other weights.
+    self.target = self.add_weight(name='sim_target', shape=target_shape, initializer='zeros',
+                                  trainable=False)
     self.has_target = target_mode == 'per_sample'
     if target_images is not None:
       self.set_target_images(target_images)

@@ -375,6 +375,7 @@ class Defender:
           epochs=epochs,
           initial_epoch=initial_epoch,
           steps_per_epoch=steps_per_epoch,
+          shuffle=False,  # The dataset shuffles itself (Keras 3 warns otherwise).
           callbacks=own_callbacks + list(callbacks),
           verbose=verbose,
       )

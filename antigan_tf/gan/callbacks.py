@@ -130,7 +130,9 @@ class _StepValues:
       if count > prev_count:
         values[metric.name] = (total - prev_total) / (count - prev_count)
       self._previous[metric.name] = (total, count)
-    return values
+    # In the model's order: Keras 3 hands the logs over with sorted keys.
+    ordered = [m.name for m in metrics or () if m.name in values]
+    return {k: values[k] for k in [*ordered, *(k for k in values if k not in ordered)]}
 
 
 def _fixed_latents(num_images: int, latent_dim: int, seed: int) -> np.ndarray:

@@ -139,7 +139,8 @@ def train_evaluation_network(x, y, *, num_classes: int, epochs: int = DEFAULT_EP
                 metrics=['accuracy'])
   data = tf.data.Dataset.from_tensor_slices((images, labels))
   data = data.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-  model.fit(data.batch(BATCH_SIZE), epochs=epochs, verbose=2 if progress else 0)
+  # shuffle=False: `data` is shuffled already (Keras 3 warns otherwise).
+  model.fit(data.batch(BATCH_SIZE), epochs=epochs, shuffle=False, verbose=2 if progress else 0)
   return model
 
 

@@ -14,6 +14,9 @@ to both covariances; an imaginary part from round-off is dropped, a large one
 is an error.
 """
 
+import inspect
+import warnings
+
 import numpy as np
 from scipy import linalg
 
@@ -23,6 +26,20 @@ DEFAULT_EPS = 1e-6
 # Largest |imaginary part| on the diagonal of sqrt(S_a S_b) that counts as
 # round-off (the value pytorch-fid uses).
 IMAGINARY_TOLERANCE = 1e-3
+
+
+# SciPy 1.9 (the TFF stack's) prints a warning for an ill-conditioned matrix
+# unless `disp=False`, which then also returns an error estimate; SciPy 1.18
+# (the modern stack's) has no `disp` and never prints.
+_SQRTM_TAKES_DISP = 'disp' in inspect.signature(linalg.sqrtm).parameters
+
+
+def _sqrtm(matrix: np.ndarray) -> np.ndarray:
+  if _SQRTM_TAKES_DISP:
+    return linalg.sqrtm(matrix, disp=False)[0]
+  with warnings.catch_warnings():  # The result is checked by the caller.
+    warnings.simplefilter('ignore', linalg.LinAlgWarning)
+    return linalg.sqrtm(matrix)
 
 
 def _check_features(features, argname: str) -> np.ndarray:
@@ -99,10 +116,10 @@ def frechet_distance_from_moments(
   # A singular product (e.g. identical images) makes scipy's error estimate
   # divide by zero; the result is checked below and retried with an offset.
   with np.errstate(invalid='ignore', divide='ignore'):
-    covmean, _ = linalg.sqrtm(cov_a.dot(cov_b), disp=False)
+    covmean = _sqrtm(cov_a.dot(cov_b))
   if not np.all(np.isfinite(covmean)):
     offset = np.eye(dim) * eps
-    covmean, _ = linalg.sqrtm((cov_a + offset).dot(cov_b + offset), disp=False)
+    covmean = _sqrtm((cov_a + offset).dot(cov_b + offset))
   if np.iscomplexobj(covmean):
     if not np.allclose(np.diagonal(covmean).imag, 0, atol=IMAGINARY_TOLERANCE):
       raise ValueError(

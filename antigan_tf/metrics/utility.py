@@ -242,7 +242,7 @@ def central_riafi(
                 loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
   data = tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(
       len(train_x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-  model.fit(data, epochs=epochs, verbose=0)
+  model.fit(data, epochs=epochs, shuffle=False, verbose=0)  # `data` is shuffled already.
   predictions = np.argmax(
       predict_scores(model, test_x, batch_size=DEFAULT_BATCH_SIZE, argname='model'), axis=1)
   scores = target_class_scores(test_y, predictions, target_class)

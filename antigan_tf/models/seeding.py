@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from antigan_tf.utils import keras_compat
+
 
 def seeded_initialize(model: tf.keras.Model, seed: int, stream: int = 0) -> None:
   """Re-initialises every randomly initialised weight of `model` from `seed`.
@@ -26,8 +28,8 @@ def seeded_initialize(model: tf.keras.Model, seed: int, stream: int = 0) -> None
         continue
       initializer = getattr(layer, attr)
       variable = getattr(layer, attr[:-len('_initializer')], None)
-      if not isinstance(initializer, tf.keras.initializers.Initializer) or not isinstance(
-          variable, tf.Variable):
+      if not isinstance(initializer, tf.keras.initializers.Initializer) or not (
+          keras_compat.is_variable(variable)):
         continue
       config = initializer.get_config()
       if 'seed' not in config:

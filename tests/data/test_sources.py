@@ -348,6 +348,7 @@ def test_prepared_tfds_dataset_loads_offline(tmp_path, monkeypatch, tfds_calls):
   monkeypatch.setattr(tfds.download.DownloadManager, 'download_and_extract',
                       lambda self, urls: files)
   tfds_dir = str(tmp_path / 'tfds')
+  gcs_before = gcs_utils._is_gcs_disabled  # TFDS 4.9.10 starts with it set.
   with sources._tfds_gcs_disabled(tfds):
     tfds.builder('mnist', data_dir=tfds_dir).download_and_prepare()
 
@@ -355,7 +356,7 @@ def test_prepared_tfds_dataset_loads_offline(tmp_path, monkeypatch, tfds_calls):
   assert ds.source == f'tfds:{tfds_dir}' and ds.x.shape == (3, 28, 28, 1)
   assert sorted(ds.y) == [1, 2, 3] and np.all(ds.x == 1.0)
   assert not ds.x.flags.writeable
-  assert tfds_calls == [False] and not gcs_utils._is_gcs_disabled
+  assert tfds_calls == [False] and gcs_utils._is_gcs_disabled == gcs_before  # Restored.
   assert sources.load_dataset('mnist', download=False,
                               tfds_data_dir=tfds_dir) is ds
 

@@ -33,8 +33,10 @@ class _Recorder(tf.keras.layers.Layer):
   """Identity layer counting its runs and the batch size it last saw."""
 
   def build(self, input_shape):
-    self.calls = self.add_weight('calls', (), tf.int32, 'zeros', trainable=False)
-    self.last_batch = self.add_weight('last_batch', (), tf.int32, 'zeros', trainable=False)
+    self.calls = self.add_weight(name='calls', shape=(), dtype=tf.int32, initializer='zeros',
+                                 trainable=False)
+    self.last_batch = self.add_weight(name='last_batch', shape=(), dtype=tf.int32,
+                                      initializer='zeros', trainable=False)
     self.traced_batches = []
 
   def call(self, z):
