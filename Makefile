@@ -20,7 +20,7 @@ MODERN_PY := $(MODERN_VENV)/bin/python
 MODERN_STAMP := $(MODERN_VENV)/.antigan_tf-installed
 PACKAGE_FILES := $(shell git ls-files antigan_tf bin 2>/dev/null)
 
-.PHONY: install datasets test test-all demo bench clean lock install-modern test-modern lock-modern
+.PHONY: install datasets test test-all demo bench clean lock install-modern test-modern test-modern-tf-keras lock-modern
 
 install: $(STAMP)
 
@@ -55,6 +55,10 @@ $(MODERN_STAMP): requirements/modern-lock.txt setup.py $(PACKAGE_FILES)
 # Every test that does not need TFF (tests/conftest.py leaves the others out).
 test-modern: install-modern datasets
 	ANTIGAN_TF_TEST_STACK=modern $(MODERN_PY) -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS) tests
+
+# The same on Keras 2 (tf-keras) instead of Keras 3.
+test-modern-tf-keras: install-modern datasets
+	ANTIGAN_TF_TEST_STACK=modern TF_USE_LEGACY_KERAS=1 $(MODERN_PY) -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS) tests
 
 lock-modern:
 	rm -rf .lock-venv && $(MODERN_PYTHON) -m venv .lock-venv
