@@ -19,6 +19,7 @@ MODERN_VENV ?= .venv-modern
 MODERN_PY := $(MODERN_VENV)/bin/python
 MODERN_STAMP := $(MODERN_VENV)/.antigan_tf-installed
 PACKAGE_FILES := $(shell git ls-files antigan_tf bin 2>/dev/null)
+MODERN_PYTEST := ANTIGAN_TF_TEST_STACK=modern $(MODERN_PY) -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS) tests
 
 .PHONY: install datasets test test-all demo bench clean lock install-modern test-modern test-modern-tf-keras lock-modern
 
@@ -54,11 +55,11 @@ $(MODERN_STAMP): requirements/modern-lock.txt setup.py $(PACKAGE_FILES)
 
 # Every test that does not need TFF (tests/conftest.py leaves the others out).
 test-modern: install-modern datasets
-	ANTIGAN_TF_TEST_STACK=modern $(MODERN_PY) -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS) tests
+	$(MODERN_PYTEST)
 
 # The same on Keras 2 (tf-keras) instead of Keras 3.
 test-modern-tf-keras: install-modern datasets
-	ANTIGAN_TF_TEST_STACK=modern TF_USE_LEGACY_KERAS=1 $(MODERN_PY) -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS) tests
+	TF_USE_LEGACY_KERAS=1 $(MODERN_PYTEST)
 
 lock-modern:
 	rm -rf .lock-venv && $(MODERN_PYTHON) -m venv .lock-venv

@@ -14,11 +14,13 @@ if 'ANTIGAN_TF_CACHE_DIR' not in os.environ:
   os.environ['ANTIGAN_TF_CACHE_DIR'] = tempfile.mkdtemp(prefix='antigan_tf-test-cache-')
   atexit.register(shutil.rmtree, os.environ['ANTIGAN_TF_CACHE_DIR'], ignore_errors=True)
 
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+import helpers  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 # Tells the TFF workers of this test process from those of tests running beside
 # it (pytest-xdist): see helpers.worker_pids. Set in every process, not inherited.
-os.environ['ANTIGAN_TF_TEST_PROCESS'] = f'{os.getpid()}-{os.urandom(4).hex()}'
-
-import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+os.environ[helpers.TEST_PROCESS_VAR] = f'{os.getpid()}-{os.urandom(4).hex()}'
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,10 +42,9 @@ def pytest_collection_modifyitems(config, items):
   (`--dist loadgroup`, as `make test` runs), so that it is set up once; on
   the modern stack, leaves out the tests marked `tff`."""
   if MODERN_STACK:
-    needs_tff = [item for item in items if item.get_closest_marker('tff') is not None]
-    if needs_tff:
-      config.hook.pytest_deselected(items=needs_tff)
-      items[:] = [item for item in items if item not in needs_tff]
+    needs_tff = {item.nodeid for item in items if item.get_closest_marker('tff')}
+    config.hook.pytest_deselected(items=[item for item in items if item.nodeid in needs_tff])
+    items[:] = [item for item in items if item.nodeid not in needs_tff]
   for item in items:
     fixture_defs = getattr(item, '_fixtureinfo', None)
     if fixture_defs is None:
