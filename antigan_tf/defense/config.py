@@ -23,6 +23,9 @@ DATASETS = ('fashion_mnist', *(n for n in sources.DATASET_NAMES if n != 'fashion
 MIX_MODES = ('replace', 'add')
 # The simple defenses Anti-GAN is compared with (`antigan_tf.defense.baselines`).
 BASELINE_DEFENSES = ('gaussian_blur', 'gaussian_noise', 'pixelate', 'drop_class')
+# Each baseline's strength setting (drop_class has none).
+BASELINE_STRENGTHS = {'gaussian_blur': 'gaussian_blur_sigma',
+                      'gaussian_noise': 'gaussian_noise_std', 'pixelate': 'pixelate_block'}
 
 _POSITIVE_INT = checks.integer(1)
 _NON_NEGATIVE_INT = checks.integer(0)

@@ -19,7 +19,6 @@ from typing import Optional
 
 from antigan_tf import layout as layout_lib
 from antigan_tf.experiments import plots as plots_lib
-from antigan_tf.experiments import sweep as sweep_lib
 from antigan_tf.experiments import sweep_report
 from antigan_tf.metrics import report as report_lib
 from antigan_tf.utils.io import read_csv_rows
@@ -111,6 +110,10 @@ def arm_rows(sweep_dir: str, arm: int) -> list[dict[str, str]]:
   Raises:
     IndexError: the sweep has fewer arms.
   """
+  # Here, not at the top: sweeps need the federated stack, the other helpers
+  # (images, tables, plots) do not.
+  from antigan_tf.experiments import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
+
   with open(layout_lib.SweepLayout(sweep_dir).sweep_json) as f:
     recorded = json.load(f)
   arms = recorded['arms']

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from antigan_tf import layout as layout_lib
-from antigan_tf.federated.config import BASELINE_STRENGTHS
+from antigan_tf.defense.config import BASELINE_STRENGTHS
 from antigan_tf.metrics.class_leakage import LOWER_IS_LEAKIER
 from antigan_tf.metrics.class_leakage import REFERENCE_PREFIX
 from antigan_tf.utils.io import read_csv_rows

@@ -2,11 +2,18 @@
 DP-FedAvg processes, the victim's preprocessing hook and the federated
 experiment.
 
-The only subpackage that imports TensorFlow Federated. Its exports load
-lazily, so `antigan_tf.federated.config` (plain Python) imports without TFF.
+The only subpackage that imports TensorFlow Federated. Where TFF is not
+installed (the plain-TF install, Python 3.12 and later), importing it raises
+`FederatedStackMissing`, a ModuleNotFoundError that names the extra and the
+Pythons it needs. Its exports load lazily, so `antigan_tf.federated.config`
+(plain Python) does not pay for importing TFF.
 """
 
 from antigan_tf.utils import lazy_exports
+from antigan_tf.utils import stacks
+
+if not stacks.has_tff():
+  raise stacks.FederatedStackMissing()
 
 _EXPORTS = {
     'build_client_data': 'antigan_tf.federated.client_data',

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from antigan_tf.defense.config import BASELINE_DEFENSES
+from antigan_tf.defense.config import BASELINE_STRENGTHS
 from antigan_tf.defense.config import DATASETS
 from antigan_tf.defense.config import DefenderConfig
 from antigan_tf.utils import checks
@@ -24,9 +25,6 @@ from antigan_tf.utils.settings import nested
 from antigan_tf.utils.settings import setting
 
 DEFENSES = ('none', 'anti_gan', 'dp', *BASELINE_DEFENSES)
-# Each baseline's strength setting (drop_class has none).
-BASELINE_STRENGTHS = {'gaussian_blur': 'gaussian_blur_sigma',
-                      'gaussian_noise': 'gaussian_noise_std', 'pixelate': 'pixelate_block'}
 ATTACKS = ('gan', 'black_box', 'adaptive')
 # Defenses that share the real images (DP-FedAvg acts on the protocol): they
 # give the adaptive attacker pairs (x, x), so it is the black-box attacker.

@@ -12,6 +12,8 @@ import socket
 from collections.abc import Callable
 from typing import Optional
 
+from antigan_tf.utils import stacks
+
 
 def default_worker_binary() -> str:
   """Path of the `worker_binary` shipped inside the TFF wheel.
@@ -21,9 +23,7 @@ def default_worker_binary() -> str:
   """
   spec = importlib.util.find_spec('tensorflow_federated')
   if spec is None or not spec.submodule_search_locations:
-    raise FileNotFoundError(
-        'tensorflow-federated is not installed, so there is no TFF worker binary '
-        '(see docs/install.md).')
+    raise FileNotFoundError(f'No TFF worker binary: {stacks.missing_tff_message()}')
   return os.path.join(list(spec.submodule_search_locations)[0], 'data', 'worker_binary')
 
 

@@ -60,6 +60,7 @@ def test_sweep_table_shows_the_report_columns_with_values(tmp_path):
     notebook.sweep_rows(str(tmp_path / 'nothing'))
 
 
+@pytest.mark.tff  # Arms are expanded by the sweep (the federated part).
 def test_arm_rows_are_the_runs_of_one_arm(tmp_path):
   _write_sweep(tmp_path)
   (tmp_path / 'sweep.json').write_text(json.dumps(

@@ -9,8 +9,8 @@ from scipy import stats
 
 from antigan_tf.experiments import plots
 from antigan_tf.experiments import seeds
-from antigan_tf.experiments import sweep
 from antigan_tf.experiments import sweep_report
+from antigan_tf.layout import run_name
 
 
 def _rows_and_params():
@@ -19,11 +19,11 @@ def _rows_and_params():
   rows = []
   for p in params:
     value = values[p['defense']][int(p['seed'])]
-    rows.append({'run': sweep.run_name(p), 'defense': p['defense'], 'seed': p['seed'],
+    rows.append({'run': run_name(p), 'defense': p['defense'], 'seed': p['seed'],
                  'riafi_ratio': str(value), 'black_box.frechet_distance': 10 * value,
                  'reference.other_class.frechet_distance': 10.5,
                  'only_in_one': '1' if p['seed'] == '0' else '', 'reference_run': 'x'})
-  return rows, {sweep.run_name(p): p for p in params}
+  return rows, {run_name(p): p for p in params}
 
 
 def test_interval_half_width_by_hand():
@@ -102,7 +102,10 @@ open(os.path.join(out, 'report.md'), 'w').write('# fake')
 '''
 
 
+@pytest.mark.tff  # Sweeps belong to the federated part (its config), even with a fake run.
 def test_a_sweep_over_seeds_writes_the_summary_and_its_report(tmp_path):
+  from antigan_tf.experiments import sweep  # pylint: disable=g-import-not-at-top
+
   fake = tmp_path / 'fake_run_tff'
   fake.write_text(_FAKE_RUN_TFF)
   base = tmp_path / 'base.flags'
