@@ -25,7 +25,7 @@ MODERN_PYTEST := ANTIGAN_TF_TEST_STACK=modern $(MODERN_PY) -m pytest -m "not slo
 
 install: $(STAMP)
 
-$(STAMP): requirements/lock.txt requirements/no-deps.txt setup.py
+$(STAMP): requirements/lock.txt requirements/no-deps.txt requirements/federated.in setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -r requirements/lock.txt
 	$(PIP) install --quiet --disable-pip-version-check --no-deps -r requirements/no-deps.txt
@@ -46,7 +46,7 @@ test-all: install datasets
 # changes, so the tests' subprocesses run the code of this checkout.
 install-modern: $(MODERN_STAMP)
 
-$(MODERN_STAMP): requirements/modern-lock.txt setup.py $(PACKAGE_FILES)
+$(MODERN_STAMP): requirements/modern-lock.txt requirements/federated.in setup.py $(PACKAGE_FILES)
 	@test -n "$(MODERN_PYTHON)" || { echo "No Python 3.12 or 3.11 for the modern stack." >&2; exit 2; }
 	@test -x $(MODERN_PY) || $(MODERN_PYTHON) -m venv $(MODERN_VENV)
 	$(MODERN_PY) -m pip install --quiet --disable-pip-version-check -r requirements/modern-lock.txt

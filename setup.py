@@ -7,8 +7,10 @@ Two stacks (docs/install.md):
 - the federated part (`antigan_tf.federated`, bin/run_tff, sweeps): TensorFlow
   Federated 0.87 on Python 3.9-3.11 with TF 2.14. `install_requires` never
   names TFF, whose jax/jaxlib 0.4.14 pins can no longer be satisfied from
-  PyPI: `make install` installs requirements/lock.txt, then TFF from
-  requirements/no-deps.txt with --no-deps.
+  PyPI. The `federated` extra carries TFF's other requirements
+  (requirements/federated.in); TFF then goes in with --no-deps
+  (requirements/no-deps.txt). `make install` does the same from the pinned
+  requirements/lock.txt.
 """
 
 import os
@@ -23,6 +25,14 @@ def _version():
   with open(os.path.join(_HERE, 'antigan_tf', 'version.py')) as f:
     exec(f.read(), scope)  # pylint: disable=exec-used
   return scope['__version__']
+
+
+def _federated_requirements():
+  # requirements/federated.in, on the Pythons TFF 0.87 exists for: elsewhere
+  # the extra installs nothing, and `import antigan_tf.federated` says why.
+  with open(os.path.join(_HERE, 'requirements', 'federated.in')) as f:
+    lines = [line.split('#')[0].strip() for line in f]
+  return [f'{line}; python_version < "3.12"' for line in lines if line]
 
 
 with open(os.path.join(_HERE, 'README.md'), encoding='utf-8') as f:
@@ -50,6 +60,9 @@ setuptools.setup(
         'tqdm>=4.64',
     ],
     extras_require={
+        # TFF 0.87's requirements, less its jax pins; TFF itself then goes in
+        # with --no-deps (requirements/no-deps.txt).
+        'federated': _federated_requirements(),
         # Optional sources / outputs; pinned versions live in requirements/lock.txt.
         'tfds': ['tensorflow-datasets==4.9.4'],
         'plots': ['matplotlib'],
