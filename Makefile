@@ -19,7 +19,9 @@ MODERN_VENV ?= .venv-modern
 MODERN_PY := $(MODERN_VENV)/bin/python
 MODERN_STAMP := $(MODERN_VENV)/.antigan_tf-installed
 PACKAGE_FILES := $(shell git ls-files antigan_tf bin 2>/dev/null)
-MODERN_PYTEST := ANTIGAN_TF_TEST_STACK=modern $(MODERN_PY) -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS) tests
+# The integrating notebook's TFF cells run in the TFF stack's Python (`install`).
+MODERN_PYTEST := ANTIGAN_TF_TEST_STACK=modern ANTIGAN_TF_FEDERATED_PYTHON=$(abspath $(PY)) \
+	$(MODERN_PY) -m pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS) tests
 
 .PHONY: install datasets test test-all demo bench clean lock install-modern test-modern test-modern-tf-keras lock-modern
 
@@ -54,11 +56,11 @@ $(MODERN_STAMP): requirements/modern-lock.txt requirements/federated.in setup.py
 	@touch $@
 
 # Every test that does not need TFF (tests/conftest.py leaves the others out).
-test-modern: install-modern datasets
+test-modern: install-modern install datasets
 	$(MODERN_PYTEST)
 
 # The same on Keras 2 (tf-keras) instead of Keras 3.
-test-modern-tf-keras: install-modern datasets
+test-modern-tf-keras: install-modern install datasets
 	TF_USE_LEGACY_KERAS=1 $(MODERN_PYTEST)
 
 lock-modern:

@@ -1,8 +1,16 @@
 """Colab set-up for the antigan_tf notebooks: a Python 3.11 environment and a kernel in it.
 
-Colab's runtime is Python 3.12, while TensorFlow Federated 0.87 (and so this
-project) installs only on Python < 3.12 with TensorFlow 2.14. `setup()`
-therefore
+Colab's runtime is Python 3.12, while TensorFlow Federated 0.87 (and so the
+federated part of this project) installs only on Python < 3.12 with
+TensorFlow 2.14. The plain-TF part installs on Colab's own Python with a
+plain `pip install`. Two ways, one per kind of notebook:
+
+- `enable_federated_cells()` (integrating_the_defense): the notebook runs in
+  Colab's kernel; only the cells that start with `%%federated` run in a
+  Python 3.11 kernel with TFF (made once, as below), relaying their output.
+  They share no variables with the notebook but the literals named on the
+  magic's line: arrays go through files.
+- `setup()` (quickstart, reproducing_the_paper: TFF from the first cell on)
 
 1. creates a Python 3.11 virtual environment with uv, which fetches a managed
    3.11 interpreter, and installs the project's pinned set into it (the same
@@ -13,15 +21,17 @@ therefore
    (text, progress, images, errors) to the notebook.
 
 Where the running kernel already has the project (CI, a local checkout with
-`make install`), the notebooks never call this module.
+`make install`), the notebooks do not call `setup()`.
 
 This module runs in Colab's own kernel, before the project is installed: it
 uses the standard library, IPython and jupyter_client only.
 """
 
+import ast
 import atexit
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import queue
@@ -33,6 +43,10 @@ from typing import Optional
 
 PYTHON_VERSION = '3.11'
 KERNEL_NAME = 'antigan_tf-py311'
+DEFAULT_VENV_DIR = '/content/antigan_tf-py311'
+# The Python of the `%%federated` cells, where one with TFF exists already
+# (CI runs the notebook on the modern stack with the TFF stack's Python here).
+FEDERATED_PYTHON_VARIABLE = 'ANTIGAN_TF_FEDERATED_PYTHON'
 # Pinned files of the repository, installed in this order (see docs/install.md).
 LOCK_FILE = os.path.join('requirements', 'lock.txt')
 NO_DEPS_FILE = os.path.join('requirements', 'no-deps.txt')
@@ -46,6 +60,7 @@ _LEAKY_VARIABLES = ('UV_SYSTEM_PYTHON', 'UV_CONSTRAINT', 'UV_BUILD_CONSTRAINT',
 
 
 _kernel = None  # The kernel `setup()` started, reused when it is run again.
+_federated_kernel = None  # The kernel of the `%%federated` cells, started on first use.
 _POLL_SECONDS = 1.0
 _DEAD_KERNEL = ('The project\'s kernel has died (for example killed for using too much '
                 'memory); re-run the set-up cell to start a new one.')
@@ -352,7 +367,7 @@ def route_cells(kernel: ProjectKernel, shell=None) -> None:
   transformers.append(to_kernel)
 
 
-def setup(repo_dir: str, *, venv_dir: str = '/content/antigan_tf-py311',
+def setup(repo_dir: str, *, venv_dir: str = DEFAULT_VENV_DIR,
           gpu: Optional[bool] = None) -> ProjectKernel:
   """Installs the environment (once), starts its kernel, routes the cells there.
 
@@ -378,3 +393,95 @@ def setup(repo_dir: str, *, venv_dir: str = '/content/antigan_tf-py311',
                   'print(f"Cells now run in Python {platform.python_version()} with '
                   'antigan_tf {antigan_tf.__version__}.")')
   return kernel
+
+
+def federated_python(repo_dir: str, venv_dir: str = DEFAULT_VENV_DIR, *,
+                     gpu: Optional[bool] = None) -> str:
+  """The Python that runs the `%%federated` cells.
+
+  $ANTIGAN_TF_FEDERATED_PYTHON if set; else this Python if it has TFF (a local
+  `make install`); else the Python 3.11 environment, installed once (Colab).
+
+  Raises:
+    SetupError: installing the environment failed.
+  """
+  explicit = os.environ.get(FEDERATED_PYTHON_VARIABLE)
+  if explicit:
+    if not os.access(explicit, os.X_OK):
+      raise SetupError(f'${FEDERATED_PYTHON_VARIABLE} is {explicit!r}, which is not an '
+                       'executable Python.')
+    return explicit
+  if importlib.util.find_spec('tensorflow_federated') is not None:
+    return sys.executable
+  return install(repo_dir, venv_dir, gpu=gpu)
+
+
+def sent_variables(names: list[str], namespace: dict) -> str:
+  """Python assignments that recreate `names` of `namespace` in another kernel.
+
+  Raises:
+    NameError: a name is not defined in `namespace`.
+    TypeError: a value is not a literal (numbers, strings, lists, dicts, ...).
+  """
+  lines = []
+  for name in names:
+    if name not in namespace:
+      raise NameError(f'%%federated: {name} is not defined in this notebook.')
+    value = namespace[name]
+    try:
+      literal = ast.literal_eval(repr(value)) == value
+    except (ValueError, SyntaxError):
+      literal = False
+    if not literal:
+      raise TypeError(f'%%federated: {name} is a {type(value).__name__}; only literals '
+                      '(numbers, strings, lists, dicts, ...) go to the federated kernel: '
+                      'write arrays to a file and read them there.')
+    lines.append(f'{name} = {value!r}\n')
+  return ''.join(lines)
+
+
+def federated_kernel(repo_dir: str, venv_dir: str = DEFAULT_VENV_DIR, *,
+                     gpu: Optional[bool] = None) -> ProjectKernel:
+  """The kernel of the `%%federated` cells, started on first use (in this
+  kernel's working directory, so relative paths agree)."""
+  global _federated_kernel
+  if _federated_kernel is None or not _federated_kernel.is_alive():
+    python = federated_python(repo_dir, venv_dir, gpu=gpu)
+    env = (clean_environ() if python == sys.executable
+           else kernel_environ(os.path.dirname(os.path.dirname(python))))
+    # TFF's graph optimiser logs INFO lines from C++ at every round.
+    env.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+    _federated_kernel = ProjectKernel(python, cwd=os.getcwd(), env=env)
+    _federated_kernel.run_cell(
+        'import platform, tensorflow_federated\n'
+        'print(f"%%federated cells run in Python {platform.python_version()} with TFF '
+        '{tensorflow_federated.__version__}.")')
+  return _federated_kernel
+
+
+def enable_federated_cells(repo_dir: str, *, venv_dir: str = DEFAULT_VENV_DIR,
+                           gpu: Optional[bool] = None, shell=None) -> None:
+  """Registers the `%%federated` cell magic in `shell` (default: the running IPython).
+
+  A cell that starts with `%%federated NAME ...` runs in the kernel of
+  `federated_kernel()` (a Python with TFF), after the literals NAME ... of
+  this notebook are assigned there.
+
+  Args:
+    repo_dir: the repository checkout (to install the Python 3.11 environment).
+    venv_dir: where that environment goes.
+    gpu: install the CUDA libraries there; default: whether the runtime has a GPU.
+    shell: the IPython shell.
+  """
+  if shell is None:
+    from IPython import get_ipython  # pylint: disable=g-import-not-at-top
+    shell = get_ipython()
+  repo_dir = os.path.abspath(repo_dir)
+
+  def federated(line: str, cell: str) -> None:
+    code = sent_variables(line.split(), shell.user_ns) + cell
+    federated_kernel(repo_dir, venv_dir, gpu=gpu).run_cell(code)
+
+  shell.register_magic_function(federated, magic_kind='cell', magic_name='federated')
+  print('Cells that start with %%federated run in a Python with TFF; the others here, in '
+        f'Python {sys.version.split()[0]}.')

@@ -28,8 +28,10 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Keras 3): the tests of the federated part are not collected there, and tests
 # marked `tff` in other modules are deselected. `make test` runs them all.
 MODERN_STACK = os.environ.get('ANTIGAN_TF_TEST_STACK') == 'modern'
-# Sweeps are part of the federated part: they parse `ExperimentConfig`.
-collect_ignore_glob = ['federated/*', 'colab/*', 'experiments/test_sweep.py',
+# Sweeps are part of the federated part: they parse `ExperimentConfig`. Of the
+# notebooks, the integrating one runs there (its TFF cells in the TFF stack's
+# Python, $ANTIGAN_TF_FEDERATED_PYTHON); the Colab set-up is the TFF stack's.
+collect_ignore_glob = ['federated/*', 'colab/test_project_env.py', 'experiments/test_sweep.py',
                        'experiments/test_run_flags.py'] if MODERN_STACK else []
 
 

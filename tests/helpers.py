@@ -37,23 +37,43 @@ def _started_by_this_test_process(pid: str) -> bool:
   return f'{TEST_PROCESS_VAR}={os.environ[TEST_PROCESS_VAR]}'.encode() in environ
 
 
-def worker_pids() -> list[int]:
-  """PIDs of live TFF worker_binary processes started by this test process's
-  tests (not by tests running beside it in another pytest-xdist worker), even
-  those left orphaned."""
+def _pids_of_this_test_process(is_wanted) -> list[int]:
+  """PIDs of live processes whose argv (a list of bytes) `is_wanted`, started
+  by this test process's tests, even those left orphaned."""
   pids = []
   for entry in os.listdir('/proc'):
     if not entry.isdigit():
       continue
     try:
       with open(f'/proc/{entry}/cmdline', 'rb') as f:
-        cmd = f.read()
+        argv = f.read().split(b'\0')
     except OSError:
       continue
-    if (b'worker_binary' in cmd.split(b'\0')[0] and process_alive(int(entry))
-        and _started_by_this_test_process(entry)):
+    if is_wanted(argv) and process_alive(int(entry)) and _started_by_this_test_process(entry):
       pids.append(int(entry))
   return pids
+
+
+def worker_pids() -> list[int]:
+  """PIDs of live TFF worker_binary processes started by this test process's
+  tests (not by tests running beside it in another pytest-xdist worker), even
+  those left orphaned."""
+  return _pids_of_this_test_process(lambda argv: b'worker_binary' in argv[0])
+
+
+def kernel_pids() -> list[int]:
+  """PIDs of live IPython kernels started by this test process's tests."""
+  return _pids_of_this_test_process(lambda argv: b'ipykernel_launcher' in argv)
+
+
+def wait_until_no_new_kernels(before, timeout: float = 30.0) -> bool:
+  """Waits until every IPython kernel of this test process not in `before` is gone."""
+  deadline = time.monotonic() + timeout
+  while set(kernel_pids()) - set(before):
+    if time.monotonic() > deadline:
+      return False
+    time.sleep(0.2)
+  return True
 
 
 def descendant_worker_pids(root: int) -> list[int]:

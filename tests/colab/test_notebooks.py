@@ -4,6 +4,9 @@ kernel of this environment (as CI does), and writes what it promises."""
 
 import csv
 import os
+import platform
+import re
+import sys
 
 import nbformat
 import numpy as np
@@ -11,9 +14,13 @@ import pytest
 from nbclient import NotebookClient
 
 import helpers
+from antigan_tf.utils import keras_compat
+from antigan_tf.utils import stacks
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLAB_DIR = os.path.join(REPO_ROOT, 'colab')
+sys.path.insert(0, COLAB_DIR)
+import project_env  # pylint: disable=g-import-not-at-top,wrong-import-position
 NOTEBOOKS = ('quickstart.ipynb', 'integrating_the_defense.ipynb', 'reproducing_the_paper.ipynb')
 _CELL_TIMEOUT_S = 900
 
@@ -37,9 +44,15 @@ def test_notebook_is_stripped_and_has_badge_setup_and_parameters(name):
   assert intro.cell_type == 'markdown'
   assert 'colab-badge.svg' in intro.source
   assert f'/blob/main/colab/{name})' in intro.source
-  # The set-up cell comes first and installs only where the kernel lacks the project.
+  # The set-up cell comes first and installs only where the kernel lacks the
+  # project: the integrating notebook's plain-TF part in this kernel (its
+  # %%federated cells elsewhere), the others' all in a Python 3.11 kernel.
   assert "find_spec('antigan_tf') is None" in code[0].source
-  assert 'project_env.setup(REPO_DIR)' in code[0].source
+  if name == 'integrating_the_defense.ipynb':
+    assert 'project_env.enable_federated_cells(REPO_DIR)' in code[0].source
+    assert "[sys.executable, '-m', 'pip', 'install', '--quiet', REPO_DIR]" in code[0].source
+  else:
+    assert 'project_env.setup(REPO_DIR)' in code[0].source
   parameters = [c for c in code if 'parameters' in c.metadata.get('tags', [])]
   assert len(parameters) == 1
   assert "os.environ.get('ANTIGAN_NB_SCALE'" in parameters[0].source
@@ -79,6 +92,7 @@ def _sweep_runs(sweep_dir):
     return [row['run'] for row in csv.DictReader(f)]
 
 
+@pytest.mark.tff
 def test_quickstart_executes(tmp_path, monkeypatch):
   nb = _execute('quickstart.ipynb', tmp_path, monkeypatch)
   text = _text(nb)
@@ -105,22 +119,43 @@ def test_quickstart_executes(tmp_path, monkeypatch):
   assert (run / 'victim' / 'shared_target_class.png').exists()
 
 
-def test_integrating_the_defense_executes(tmp_path, monkeypatch):
-  nb = _execute('integrating_the_defense.ipynb', tmp_path, monkeypatch)
+def check_integrating_the_defense(nb, output_dir):
+  """What the integrating notebook prints and writes, on either stack."""
   text = _text(nb)
   assert 'victim: 64 images of class 6' in text
+  # Its TFF cells ran in a kernel of their own, on the TFF stack, from the files.
+  assert re.search(r'%%federated cells run in Python 3\.(9|10|11)\.\d+ with TFF 0\.87\.0\.',
+                   text)
+  assert 'victim: 64 real and 64 shared images; 3 other clients' in text
   assert text.count('after 2 rounds: train loss') == 2  # Undefended and defended FedAvg.
   assert 'RIAFI undefended' in text and 'test accuracy' in text
-  with np.load(tmp_path / 'integrating' / 'x_prime.npz') as exported:
+  with np.load(output_dir / 'integrating' / 'x_prime.npz') as exported:
     # The tiny defender mixes in real images at MR 0.5 by replacing: 64 shared,
     # round(64 / 1.5) = 43 generated and 21 real.
     assert exported['x'].shape == (64, 28, 28, 1) and exported['y'].shape == (64,)
     assert set(exported['y'].tolist()) == {6}
     assert np.abs(exported['x']).max() <= 1.0
-  assert (tmp_path / 'integrating' / 'defender' / 'losses.csv').exists()
+  assert (output_dir / 'integrating' / 'defender' / 'losses.csv').exists()
   assert _png_count(nb) == 1
 
 
+def test_integrating_the_defense_executes(tmp_path, monkeypatch):
+  # On both stacks. Its plain-TF part runs in a kernel of this Python (on the
+  # modern stack: 3.12, TF 2.21, Keras 3 or tf-keras, as on Colab), its
+  # %%federated cells in a Python with TFF: this one, or the TFF stack's.
+  if not stacks.has_tff():
+    assert os.environ.get(project_env.FEDERATED_PYTHON_VARIABLE), (
+        f'Without TFF here, ${project_env.FEDERATED_PYTHON_VARIABLE} must name a Python with '
+        'TFF (make test-modern sets it to the TFF stack\'s).')
+  before = set(helpers.kernel_pids())
+  nb = _execute('integrating_the_defense.ipynb', tmp_path, monkeypatch)
+  check_integrating_the_defense(nb, tmp_path)
+  assert f'Python {platform.python_version()}, Keras {keras_compat.KERAS_VERSION}' in _text(nb)
+  # The %%federated kernel ended with the notebook's.
+  assert helpers.wait_until_no_new_kernels(before)
+
+
+@pytest.mark.tff
 def test_reproducing_the_paper_executes(tmp_path, monkeypatch):
   nb = _execute('reproducing_the_paper.ipynb', tmp_path, monkeypatch)
   paper = tmp_path / 'paper'

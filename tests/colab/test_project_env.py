@@ -228,3 +228,65 @@ def test_run_shows_the_commands_output_and_fails_on_error(capsys):
   assert out.startswith('$ ') and 'resolved\n' in out and 'warning\n' in out
   with pytest.raises(project_env.SetupError, match='status 4'):
     project_env._run([sys.executable, '-c', 'raise SystemExit(4)'], dict(os.environ))
+
+
+def test_sent_variables_are_the_named_literals_of_the_notebook():
+  namespace = {'ROUNDS': 3, 'OUTPUT_DIR': 'runs/x', 'SIZES': {'tiny': [1, 2.5]},
+               'images': __import__('numpy').zeros(2), 'unused': 1}
+  code = project_env.sent_variables(['ROUNDS', 'OUTPUT_DIR', 'SIZES'], namespace)
+  assert code == "ROUNDS = 3\nOUTPUT_DIR = 'runs/x'\nSIZES = {'tiny': [1, 2.5]}\n"
+  assert project_env.sent_variables([], namespace) == ''
+  with pytest.raises(TypeError, match='images is a ndarray; only literals.*write arrays to a file'):
+    project_env.sent_variables(['images'], namespace)
+  with pytest.raises(NameError, match='MISSING is not defined in this notebook'):
+    project_env.sent_variables(['MISSING'], namespace)
+
+
+def test_the_federated_python_is_the_variable_this_python_or_the_3_11_environment(
+    tmp_path, monkeypatch):
+  installed = []
+  monkeypatch.setattr(project_env, 'install', lambda repo, venv, gpu=None: (
+      installed.append((repo, venv)) or f'{venv}/bin/python'))
+  monkeypatch.setenv(project_env.FEDERATED_PYTHON_VARIABLE, sys.executable)
+  assert project_env.federated_python('/repo', '/env') == sys.executable
+  monkeypatch.setenv(project_env.FEDERATED_PYTHON_VARIABLE, str(tmp_path / 'nothing'))
+  with pytest.raises(project_env.SetupError, match='not an executable Python'):
+    project_env.federated_python('/repo', '/env')
+  monkeypatch.delenv(project_env.FEDERATED_PYTHON_VARIABLE)
+  monkeypatch.setattr(project_env.importlib.util, 'find_spec', lambda name: object())
+  assert project_env.federated_python('/repo', '/env') == sys.executable  # It has TFF.
+  assert installed == []
+  monkeypatch.setattr(project_env.importlib.util, 'find_spec', lambda name: None)
+  assert project_env.federated_python('/repo', '/env') == '/env/bin/python'  # Colab.
+  assert installed == [('/repo', '/env')]
+
+
+def test_federated_cells_run_in_a_kernel_of_their_own_with_the_named_literals(
+    tmp_path, monkeypatch, capsys):
+  monkeypatch.setenv(project_env.FEDERATED_PYTHON_VARIABLE, sys.executable)
+  monkeypatch.chdir(tmp_path)
+  shell = InteractiveShell.instance()
+  try:
+    project_env.enable_federated_cells(REPO_ROOT, shell=shell)
+    assert 'Cells that start with %%federated run in a Python with TFF' in capsys.readouterr().out
+    shell.user_ns.update(ROUNDS=3, images=[0.5])
+    result = shell.run_cell('%%federated ROUNDS\n'
+                            'import os\nstate = ROUNDS * 2\nprint(state, os.getpid(), os.getcwd())')
+    assert result.success
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == '%%federated cells run in Python ' + sys.version.split()[0] + ' with TFF 0.87.0.'
+    value, pid, cwd = out[1].split()
+    assert value == '6' and int(pid) != os.getpid() and cwd == str(tmp_path)
+    assert 'state' not in shell.user_ns  # Defined there, not here.
+    assert shell.run_cell('%%federated\nprint(state + 1)').success  # Its state persists.
+    assert capsys.readouterr().out == '7\n'
+    failed = shell.run_cell('%%federated\nimages')  # Not named: not sent.
+    assert isinstance(failed.error_in_exec, project_env.CellError)
+    assert 'NameError' in str(failed.error_in_exec)
+    kernel = project_env.federated_kernel(REPO_ROOT)
+    assert kernel is project_env._federated_kernel  # One kernel for every such cell.
+  finally:
+    if project_env._federated_kernel is not None:
+      project_env._federated_kernel.shutdown()
+      project_env._federated_kernel = None
+    InteractiveShell.clear_instance()
