@@ -441,7 +441,7 @@ def sent_variables(names: list[str], namespace: dict) -> str:
 
 
 def federated_kernel(repo_dir: str, venv_dir: str = DEFAULT_VENV_DIR, *,
-                     gpu: Optional[bool] = None) -> ProjectKernel:
+                     gpu: bool = False) -> ProjectKernel:
   """The kernel of the `%%federated` cells, started on first use (in this
   kernel's working directory, so relative paths agree)."""
   global _federated_kernel
@@ -460,7 +460,7 @@ def federated_kernel(repo_dir: str, venv_dir: str = DEFAULT_VENV_DIR, *,
 
 
 def enable_federated_cells(repo_dir: str, *, venv_dir: str = DEFAULT_VENV_DIR,
-                           gpu: Optional[bool] = None, shell=None) -> None:
+                           gpu: bool = False, shell=None) -> None:
   """Registers the `%%federated` cell magic in `shell` (default: the running IPython).
 
   A cell that starts with `%%federated NAME ...` runs in the kernel of
@@ -470,7 +470,8 @@ def enable_federated_cells(repo_dir: str, *, venv_dir: str = DEFAULT_VENV_DIR,
   Args:
     repo_dir: the repository checkout (to install the Python 3.11 environment).
     venv_dir: where that environment goes.
-    gpu: install the CUDA libraries there; default: whether the runtime has a GPU.
+    gpu: install the CUDA libraries there (GBs). Off by default: TFF's worker
+      is CPU-only, and the notebook's own kernel has the GPU.
     shell: the IPython shell.
   """
   if shell is None:
