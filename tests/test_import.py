@@ -45,8 +45,8 @@ def _package_modules():
                 if not m.name.startswith(_FEDERATED_MODULES))
 
 
-def _run(code, *args):
-  return subprocess.run([sys.executable, *args], input=code, capture_output=True, text=True,
+def _run(code):
+  return subprocess.run([sys.executable], input=code, capture_output=True, text=True,
                         check=False, timeout=300)
 
 

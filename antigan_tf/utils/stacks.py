@@ -8,6 +8,7 @@ importing TensorFlow or TFF.
 
 import importlib.util
 import platform
+import sys
 
 FEDERATED_EXTRA = 'federated'
 FEDERATED_PYTHONS = '3.9-3.11'
@@ -22,8 +23,7 @@ def has_tff() -> bool:
 def missing_tff_message() -> str:
   """Why `antigan_tf.federated` cannot be used here, and how to install it."""
   version = platform.python_version()
-  major_minor = tuple(int(part) for part in version.split('.')[:2])
-  if major_minor > (3, 11):
+  if sys.version_info >= (3, 12):
     why = (f'This is Python {version}, on which TFF {TFF_VERSION} does not install: use a '
            f'Python {FEDERATED_PYTHONS} environment for the federated part.')
   else:

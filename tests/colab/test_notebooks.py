@@ -119,26 +119,6 @@ def test_quickstart_executes(tmp_path, monkeypatch):
   assert (run / 'victim' / 'shared_target_class.png').exists()
 
 
-def check_integrating_the_defense(nb, output_dir):
-  """What the integrating notebook prints and writes, on either stack."""
-  text = _text(nb)
-  assert 'victim: 64 images of class 6' in text
-  # Its TFF cells ran in a kernel of their own, on the TFF stack, from the files.
-  assert re.search(r'%%federated cells run in Python 3\.(9|10|11)\.\d+ with TFF 0\.87\.0\.',
-                   text)
-  assert 'victim: 64 real and 64 shared images; 3 other clients' in text
-  assert text.count('after 2 rounds: train loss') == 2  # Undefended and defended FedAvg.
-  assert 'RIAFI undefended' in text and 'test accuracy' in text
-  with np.load(output_dir / 'integrating' / 'x_prime.npz') as exported:
-    # The tiny defender mixes in real images at MR 0.5 by replacing: 64 shared,
-    # round(64 / 1.5) = 43 generated and 21 real.
-    assert exported['x'].shape == (64, 28, 28, 1) and exported['y'].shape == (64,)
-    assert set(exported['y'].tolist()) == {6}
-    assert np.abs(exported['x']).max() <= 1.0
-  assert (output_dir / 'integrating' / 'defender' / 'losses.csv').exists()
-  assert _png_count(nb) == 1
-
-
 def test_integrating_the_defense_executes(tmp_path, monkeypatch):
   # On both stacks. Its plain-TF part runs in a kernel of this Python (on the
   # modern stack: 3.12, TF 2.21, Keras 3 or tf-keras, as on Colab), its
@@ -149,8 +129,23 @@ def test_integrating_the_defense_executes(tmp_path, monkeypatch):
         'TFF (make test-modern sets it to the TFF stack\'s).')
   before = set(helpers.kernel_pids())
   nb = _execute('integrating_the_defense.ipynb', tmp_path, monkeypatch)
-  check_integrating_the_defense(nb, tmp_path)
-  assert f'Python {platform.python_version()}, Keras {keras_compat.KERAS_VERSION}' in _text(nb)
+  text = _text(nb)
+  assert 'victim: 64 images of class 6' in text
+  # Its TFF cells ran in a kernel of their own, on the TFF stack, from the files.
+  assert re.search(r'%%federated cells run in Python 3\.(9|10|11)\.\d+ with TFF 0\.87\.0\.',
+                   text)
+  assert 'victim: 64 real and 64 shared images; 3 other clients' in text
+  assert text.count('after 2 rounds: train loss') == 2  # Undefended and defended FedAvg.
+  assert 'RIAFI undefended' in text and 'test accuracy' in text
+  with np.load(tmp_path / 'integrating' / 'x_prime.npz') as exported:
+    # The tiny defender mixes in real images at MR 0.5 by replacing: 64 shared,
+    # round(64 / 1.5) = 43 generated and 21 real.
+    assert exported['x'].shape == (64, 28, 28, 1) and exported['y'].shape == (64,)
+    assert set(exported['y'].tolist()) == {6}
+    assert np.abs(exported['x']).max() <= 1.0
+  assert (tmp_path / 'integrating' / 'defender' / 'losses.csv').exists()
+  assert _png_count(nb) == 1
+  assert f'Python {platform.python_version()}, Keras {keras_compat.KERAS_VERSION}' in text
   # The %%federated kernel ended with the notebook's.
   assert helpers.wait_until_no_new_kernels(before)
 
